@@ -1,0 +1,1 @@
+"""Corpora, pair building, pre-processing and batching."""

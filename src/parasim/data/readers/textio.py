@@ -1,0 +1,29 @@
+"""One place that turns corpus bytes into text, because real corpora mix UTF-8 and Windows encodings."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from parasim.errors import ParasimError
+
+
+def read_text(path: str | Path) -> str:
+    """Read a whole file as text: UTF-8 (BOM stripped), else cp1252 with a warning naming the file.
+
+    Line endings are normalised to ``\\n`` as Python's text mode would do, so a CRLF file gives the
+    same paragraphs (and the same sentence splits) as an LF one.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ParasimError(f"{path}: cannot read the file ({exc.strerror})") from exc
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        warnings.warn(
+            f"{path}: not valid UTF-8 (bad byte at offset {exc.start}); decoded as cp1252 instead",
+            stacklevel=2,
+        )
+        text = data.decode("cp1252", errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n")

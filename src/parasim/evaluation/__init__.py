@@ -1,0 +1,1 @@
+"""Metrics, scoring and evaluation reports."""

@@ -1,0 +1,1 @@
+"""Export to the sentence-transformers on-disk format, with a model card."""

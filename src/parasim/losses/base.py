@@ -1,0 +1,39 @@
+"""The loss interface, shaped like sentence-transformers' losses: built with the model, `forward(features, labels)`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from parasim.data.collate import PairBatch, encode_chunks
+from parasim.models.encoder import SentenceEncoder
+
+
+class PairLoss(nn.Module):
+    """Encodes a batch's units, scores each pair, and compares scores with labels via `inner`.
+
+    `unit` tells the data layer what to embed: `sentences` (SE-F1) or whole `paragraphs`.
+    """
+
+    unit: Literal["sentences", "paragraphs"] = "sentences"
+
+    def __init__(self, encoder: SentenceEncoder, inner: nn.Module | None = None) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.inner = inner if inner is not None else nn.MSELoss()
+
+    def score_embeddings(self, embeddings: torch.Tensor, features: PairBatch) -> torch.Tensor:
+        raise NotImplementedError
+
+    def score(self, features: PairBatch) -> torch.Tensor:
+        """One score in [0, 1] per pair (float32)."""
+        return self.score_embeddings(encode_chunks(self.encoder, features.chunks), features).float()
+
+    def forward(self, features: PairBatch, labels: torch.Tensor) -> torch.Tensor:
+        return self.inner(self.score(features), labels.float())
+
+    def get_config_dict(self) -> dict[str, Any]:
+        """Shown in the model card, as sentence-transformers does."""
+        return {"inner": type(self.inner).__name__, "unit": self.unit}

@@ -1,0 +1,38 @@
+"""Batched, differentiable SE-F1 over a batch of paragraph pairs (definition in the shared spec)."""
+
+from __future__ import annotations
+
+import torch
+
+EPS = 1e-10
+_BELOW_COSINE = -2.0  # below any cosine; clamped to 0 like the spec's max(0, ·)
+
+
+def _gather(embeddings: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    valid = index >= 0
+    return embeddings[index.clamp(min=0)], valid
+
+
+def sef1_scores(embeddings: torch.Tensor, a_index: torch.Tensor, b_index: torch.Tensor) -> torch.Tensor:
+    """F1 per pair from sentence embeddings.
+
+    `embeddings` holds one unit-length row per sentence; `a_index` (pairs × n) and `b_index`
+    (pairs × m) list each paragraph's sentence rows, -1 for padding. S = E_A·E_Bᵀ per pair;
+    precision averages max(0, column max) over B's sentences, recall max(0, row max) over A's.
+    A paragraph without sentences gives F1 = 0 (a graph node, no NaN).
+    """
+    emb_a, valid_a = _gather(embeddings, a_index)
+    emb_b, valid_b = _gather(embeddings, b_index)
+    sim = torch.bmm(emb_a, emb_b.transpose(1, 2))
+    pair_valid = valid_a.unsqueeze(2) & valid_b.unsqueeze(1)
+    sim = sim.masked_fill(~pair_valid, _BELOW_COSINE)
+    best_for_b = sim.max(dim=1).values.clamp(min=0) * valid_b
+    best_for_a = sim.max(dim=2).values.clamp(min=0) * valid_a
+    precision = best_for_b.sum(dim=1) / valid_b.sum(dim=1).clamp(min=1)
+    recall = best_for_a.sum(dim=1) / valid_a.sum(dim=1).clamp(min=1)
+    return 2 * precision * recall / (precision + recall + EPS)
+
+
+def paragraph_cosine(embeddings: torch.Tensor, a_index: torch.Tensor, b_index: torch.Tensor) -> torch.Tensor:
+    """Cosine of the first unit of each side: the paragraph embeddings when units are paragraphs."""
+    return (embeddings[a_index[:, 0]] * embeddings[b_index[:, 0]]).sum(dim=-1)

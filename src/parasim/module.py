@@ -1,0 +1,74 @@
+"""The LightningModule: a PairLoss (which holds the encoder) trained and evaluated on pair batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import torch
+
+from parasim.data.collate import PairBatch
+from parasim.evaluation.metrics import pair_metrics
+from parasim.losses.base import PairLoss
+from parasim.models.encoder import SentenceEncoder
+
+
+class ParaphraseModule(L.LightningModule):
+    """Trains `loss.encoder` with `loss`; validation/test log `split/mse`, `split/roc_auc`, … per epoch."""
+
+    def __init__(self, loss: PairLoss, optimizer: Callable[..., torch.optim.Optimizer],
+                 scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None) -> None:
+        super().__init__()
+        self.save_hyperparameters(logger=False, ignore=["loss"])
+        self.loss_fn = loss
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.test_prefix = "test"
+        self._outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.last_metrics: dict[str, float] = {}
+
+    @property
+    def encoder(self) -> SentenceEncoder:
+        return self.loss_fn.encoder
+
+    def training_step(self, batch: PairBatch, batch_idx: int) -> torch.Tensor:
+        loss = self.loss_fn(batch, batch.labels)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch))
+        return loss
+
+    def _eval_step(self, batch: PairBatch) -> None:
+        self._outputs.append((self.loss_fn.score(batch).detach(), batch.labels))
+
+    def validation_step(self, batch: PairBatch, batch_idx: int) -> None:
+        self._eval_step(batch)
+
+    def test_step(self, batch: PairBatch, batch_idx: int) -> None:
+        self._eval_step(batch)
+
+    def _eval_epoch_end(self, prefix: str) -> None:
+        if not self._outputs:
+            return
+        scores = torch.cat([s for s, _ in self._outputs])
+        labels = torch.cat([lab for _, lab in self._outputs])
+        self._outputs.clear()
+        if self.trainer.world_size > 1:
+            scores = self.all_gather(scores).flatten()
+            labels = self.all_gather(labels).flatten()
+        metrics = {f"{prefix}/{k}": v for k, v in pair_metrics(scores, labels).items()}
+        self.last_metrics.update(metrics)
+        self.log_dict({k: v for k, v in metrics.items() if not k.endswith("/n")}, sync_dist=False)
+
+    def on_validation_epoch_end(self) -> None:
+        self._eval_epoch_end("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._eval_epoch_end(self.test_prefix)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return {"optimizer": optimizer}
+        total = int(self.trainer.estimated_stepping_batches)
+        scheduler = self.scheduler_factory(optimizer=optimizer, num_training_steps=total)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

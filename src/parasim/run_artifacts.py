@@ -1,0 +1,97 @@
+"""What a run leaves behind besides checkpoints: logged config, run info, metrics.json, the export."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch.loggers import Logger
+from omegaconf import DictConfig, OmegaConf
+
+import parasim
+from parasim.data.datamodule import PairDataModule
+from parasim.export.card import build_model_card
+from parasim.export.st_format import export_sentence_transformer, framework_versions
+from parasim.module import ParaphraseModule
+from parasim.utils.files import write_json_atomic
+
+SEED_DEFAULTS = {"batch_size": 4, "optimizer": "SGD", "lr": 5e-5, "momentum": 0.0, "weight_decay": 0.0,
+                 "scheduler": "constant", "max_grad_norm": 2.0, "epochs": 1, "seed": 42}
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(parasim.__file__).parent)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def log_run_config(cfg: DictConfig, loggers: list[Logger]) -> None:
+    """The full resolved config as the loggers' hyper-parameters (W&B run config)."""
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    for logger in loggers:
+        logger.log_hyperparams(resolved)
+
+
+def write_run_info(output_dir: Path, datamodule: PairDataModule) -> None:
+    write_json_atomic(output_dir / "run_info.json", {
+        "parasim_version": parasim.__version__,
+        "git_commit": git_commit(),
+        "data_fingerprint": datamodule.corpus.fingerprint if datamodule.corpus else None,
+        "versions": framework_versions(),
+    })
+
+
+def write_metrics(output_dir: Path, metrics: Mapping[str, float]) -> Path:
+    return write_json_atomic(output_dir / "metrics.json", dict(metrics))
+
+
+def hyperparameters(cfg: DictConfig) -> dict[str, Any]:
+    """The seed card's hyper-parameter names, read from the composed config."""
+    return {
+        "batch_size": cfg.data.batch_size,
+        "optimizer": cfg.optimizer._target_.rsplit(".", 1)[-1],
+        "lr": cfg.optimizer.lr,
+        "momentum": cfg.optimizer.get("momentum", None),
+        "weight_decay": cfg.optimizer.get("weight_decay", 0.0),
+        "scheduler": cfg.scheduler._target_.rsplit(".", 1)[-1],
+        "max_grad_norm": cfg.trainer.gradient_clip_val,
+        "epochs": cfg.trainer.max_epochs,
+        "precision": cfg.trainer.precision,
+        "seed": cfg.seed,
+        "paragraph_max_tokens": cfg.data.get("paragraph_max_tokens"),
+    }
+
+
+def training_log(output_dir: Path, every: int = 10) -> list[dict[str, Any]]:
+    """Every `every`-th step of the CSV log's train/loss, for the card's training-log table."""
+    path = output_dir / "csv" / "metrics.csv"
+    if not path.is_file():
+        return []
+    with path.open() as handle:
+        rows = [r for r in csv.DictReader(handle) if r.get("train/loss_step")]
+    picked = rows[::every] + ([rows[-1]] if rows and (len(rows) - 1) % every else [])
+    return [{"step": int(r["step"]), "train/loss": float(r["train/loss_step"])} for r in picked]
+
+
+def export_run(cfg: DictConfig, module: ParaphraseModule, datamodule: PairDataModule, metrics: Mapping[str, float],
+               output_dir: Path) -> Path:
+    encoder = module.encoder.eval()
+    loss = module.loss_fn
+    card = build_model_card(
+        encoder,
+        loss_name=getattr(loss, "card_name", type(loss).__name__),
+        loss_config=loss.get_config_dict(),
+        hyperparameters=hyperparameters(cfg),
+        defaults=SEED_DEFAULTS,
+        metrics={k: v for k, v in metrics.items() if k.split("/")[0] in ("base", "val", "test")},
+        dataset=datamodule.dataset_card() if hasattr(datamodule, "dataset_card") else None,
+        train_log=training_log(output_dir),
+        versions={"parasim": parasim.__version__, **framework_versions()},
+    )
+    return export_sentence_transformer(encoder, cfg.export.dir, card)

@@ -1,0 +1,1 @@
+"""Glue for entry points: config resolvers, instantiation, precision, printing, atomic files."""

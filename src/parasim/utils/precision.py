@@ -1,0 +1,38 @@
+"""Map the `precision` config group to a Lightning precision string this machine can run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from parasim.errors import ParasimError
+
+CHOICES = ("32-true", "32", "16-mixed", "bf16-mixed", "auto")
+
+
+def cpu_has_fast_bf16() -> bool:
+    """AVX512-BF16 or AMX: only then is bf16 autocast on CPU faster than fp32 (else it is emulated)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(choice: str, accelerator: str = "auto") -> str:
+    """`auto` → 16-mixed on CUDA (the seed's fp16), bf16-mixed on CPUs with native bf16, else 32-true."""
+    choice = str(choice)
+    if choice not in CHOICES:
+        raise ParasimError(f"Unknown precision {choice!r}; choose one of {', '.join(CHOICES)}.")
+    cuda = torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda")
+    if choice == "auto":
+        if cuda:
+            return "16-mixed"
+        return "bf16-mixed" if cpu_has_fast_bf16() else "32-true"
+    if choice == "16-mixed" and not cuda:
+        raise ParasimError(
+            "precision=16-mixed needs a CUDA GPU (fp16 matmuls are not implemented on CPU). "
+            "Use precision=auto, precision=bf16-mixed or precision=32-true on this machine."
+        )
+    return "32-true" if choice == "32" else choice

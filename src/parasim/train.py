@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from parasim.module import ParaphraseModule
 from parasim.run_artifacts import export_run, log_run_config, write_metrics, write_run_info
+from parasim.utils.files import write_json_atomic
 from parasim.utils.console import print_config_tree, print_metrics, user_errors
 from parasim.utils.instantiate import instantiate_callbacks, instantiate_loggers
 from parasim.utils.precision import resolve_precision
@@ -50,6 +51,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     datamodule.setup()
     write_run_info(output_dir, datamodule)
+    if hasattr(datamodule, "dataset_card"):
+        write_json_atomic(output_dir / "dataset_card.json", datamodule.dataset_card())
     if cfg.get("eval_base"):
         module.test_prefix = "base"
         trainer.test(module, datamodule=datamodule)

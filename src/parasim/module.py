@@ -13,6 +13,8 @@ from parasim.evaluation.metrics import pair_metrics
 from parasim.losses.base import PairLoss
 from parasim.models.encoder import SentenceEncoder
 
+RANKING_METRICS = ("roc_auc", "avg_precision")
+
 
 class ParaphraseModule(L.LightningModule):
     """Trains `loss.encoder` with `loss`; validation/test log `split/mse`, `split/roc_auc`, … per epoch."""
@@ -56,6 +58,8 @@ class ParaphraseModule(L.LightningModule):
             scores = self.all_gather(scores).flatten()
             labels = self.all_gather(labels).flatten()
         metrics = {f"{prefix}/{k}": v for k, v in pair_metrics(scores, labels).items()}
+        for name in RANKING_METRICS:  # undefined on one-class data: NaN, which checkpointing ranks last
+            metrics.setdefault(f"{prefix}/{name}", float("nan"))
         self.last_metrics.update(metrics)
         self.log_dict({k: v for k, v in metrics.items() if not k.endswith("/n")}, sync_dist=False)
 

@@ -13,7 +13,10 @@ from omegaconf import DictConfig, OmegaConf
 
 import parasim
 from parasim.data.datamodule import PairDataModule
-from parasim.export.card import build_model_card
+from parasim.evaluation.calibration import FILENAME as CALIBRATION_FILE
+from parasim.evaluation.calibration import fit_for_export
+from parasim.evaluation.calibration import to_json as calibration_json
+from parasim.export.card import build_model_card, inner_loss_config, run_config_yaml
 from parasim.export.st_format import export_sentence_transformer, framework_versions
 from parasim.module import ParaphraseModule
 from parasim.utils.files import write_json_atomic
@@ -48,7 +51,8 @@ def write_run_info(output_dir: Path, datamodule: PairDataModule) -> None:
 
 
 def write_metrics(output_dir: Path, metrics: Mapping[str, float]) -> Path:
-    return write_json_atomic(output_dir / "metrics.json", dict(metrics))
+    """NaN (a metric undefined on one-class data) is written as null, keeping the file valid JSON."""
+    return write_json_atomic(output_dir / "metrics.json", {k: None if v != v else v for k, v in metrics.items()})
 
 
 def hyperparameters(cfg: DictConfig) -> dict[str, Any]:
@@ -83,15 +87,20 @@ def export_run(cfg: DictConfig, module: ParaphraseModule, datamodule: PairDataMo
                output_dir: Path) -> Path:
     encoder = module.encoder.eval()
     loss = module.loss_fn
+    calibrator, calibration = fit_for_export(cfg.get("calibration"), loss, datamodule)
     card = build_model_card(
         encoder,
         loss_name=getattr(loss, "card_name", type(loss).__name__),
-        loss_config=loss.get_config_dict(),
+        loss_config={**loss.get_config_dict(), "inner_loss": inner_loss_config(loss.inner)},
         hyperparameters=hyperparameters(cfg),
         defaults=SEED_DEFAULTS,
         metrics={k: v for k, v in metrics.items() if k.split("/")[0] in ("base", "val", "test")},
         dataset=datamodule.dataset_card() if hasattr(datamodule, "dataset_card") else None,
         train_log=training_log(output_dir),
         versions={"parasim": parasim.__version__, **framework_versions()},
+        calibrator=calibrator,
+        calibration=calibration,
+        config_yaml=run_config_yaml(cfg),
     )
-    return export_sentence_transformer(encoder, cfg.export.dir, card)
+    extra = {CALIBRATION_FILE: calibration_json(calibrator, calibration)} if calibrator else None
+    return export_sentence_transformer(encoder, cfg.export.dir, card, extra_files=extra)

@@ -51,8 +51,22 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except ParasimError as err:
-            print(f"error: {err}", file=sys.stderr)
+        except Exception as err:
+            cause = user_error_in(err)
+            if cause is None:
+                raise
+            print(f"error: {cause}", file=sys.stderr)
             sys.exit(2)
 
     return wrapper
+
+
+def user_error_in(err: BaseException | None) -> ParasimError | None:
+    """The ParasimError behind `err`, also when a library (e.g. Hydra's instantiate) wrapped it."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, ParasimError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None

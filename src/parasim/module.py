@@ -27,7 +27,8 @@ class ParaphraseModule(L.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.test_prefix = "test"
-        self._outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self.subset_names: list[str] = []
         self.last_metrics: dict[str, float] = {}
 
     @property
@@ -40,7 +41,7 @@ class ParaphraseModule(L.LightningModule):
         return loss
 
     def _eval_step(self, batch: PairBatch) -> None:
-        self._outputs.append((self.loss_fn.score(batch).detach(), batch.labels))
+        self._outputs.append((self.loss_fn.score(batch).detach(), batch.labels, batch.subsets))
 
     def validation_step(self, batch: PairBatch, batch_idx: int) -> None:
         self._eval_step(batch)
@@ -51,15 +52,19 @@ class ParaphraseModule(L.LightningModule):
     def _eval_epoch_end(self, prefix: str) -> None:
         if not self._outputs:
             return
-        scores = torch.cat([s for s, _ in self._outputs])
-        labels = torch.cat([lab for _, lab in self._outputs])
+        scores, labels, subsets = (torch.cat(parts) for parts in zip(*self._outputs, strict=True))
         self._outputs.clear()
         if self.trainer.world_size > 1:
-            scores = self.all_gather(scores).flatten()
-            labels = self.all_gather(labels).flatten()
+            scores, labels, subsets = (self.all_gather(t).flatten() for t in (scores, labels, subsets))
         metrics = {f"{prefix}/{k}": v for k, v in pair_metrics(scores, labels).items()}
         for name in RANKING_METRICS:  # undefined on one-class data: NaN, which checkpointing ranks last
             metrics.setdefault(f"{prefix}/{name}", float("nan"))
+        present = subsets.unique().tolist()
+        if len(present) > 1:  # mixtures: every subset on its own too
+            for sid in present:
+                name = self.subset_names[sid] if sid < len(self.subset_names) else str(sid)
+                keep = subsets == sid
+                metrics.update({f"{prefix}/{name}/{k}": v for k, v in pair_metrics(scores[keep], labels[keep]).items()})
         self.last_metrics.update(metrics)
         self.log_dict({k: v for k, v in metrics.items() if not k.endswith("/n")}, sync_dist=False)
 

@@ -34,6 +34,16 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def git_dirty() -> bool | None:
+    """Whether the working tree had uncommitted changes: the commit alone does not reproduce the run then."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                             text=True, timeout=10, cwd=Path(parasim.__file__).parent)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return bool(out.stdout.strip()) if out.returncode == 0 else None
+
+
 def log_run_config(cfg: DictConfig, loggers: list[Logger]) -> None:
     """The full resolved config as the loggers' hyper-parameters (W&B run config)."""
     resolved = OmegaConf.to_container(cfg, resolve=True)
@@ -41,12 +51,15 @@ def log_run_config(cfg: DictConfig, loggers: list[Logger]) -> None:
         logger.log_hyperparams(resolved)
 
 
-def write_run_info(output_dir: Path, datamodule: PairDataModule) -> None:
+def write_run_info(output_dir: Path, datamodule: PairDataModule, **extra: Any) -> None:
+    """What replaying the run needs beyond .hydra/: code version, data fingerprint, and `extra` (seed, resume)."""
     write_json_atomic(output_dir / "run_info.json", {
         "parasim_version": parasim.__version__,
         "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
         "data_fingerprint": datamodule.corpus.fingerprint if datamodule.corpus else None,
         "versions": framework_versions(),
+        **extra,
     })
 
 

@@ -1,4 +1,9 @@
-"""LightningDataModule: records from a source → cached pre-processing → token-budgeted pair batches."""
+"""LightningDataModule: records from a source → clean-up → cached pre-processing → token-budgeted pair batches.
+
+Every data config key the datamodule does not take itself (`root`, `path`, `negatives`, …) is an option
+of its source and is passed to it; an option the source does not know is refused by `setup`, before any
+file is read.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,23 @@ from typing import Any
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from torch.utils.data import DataLoader, Dataset, Sampler
 from transformers import PreTrainedTokenizerBase
 
+from parasim.data.card import build_card
+from parasim.data.cleaning import CleaningReport, clean, stratified_head
 from parasim.data.collate import PairCollator
+from parasim.data.mixture import MixtureSampler
 from parasim.data.prepare import PreparedCorpus, PreparedSplit, prepare_cached
 from parasim.data.records import PairRecord
+from parasim.data.resumable import EpochShuffleSampler, ResumableLoader
+from parasim.data.sources import check_options
+from parasim.data.splits import SPLITS
 from parasim.errors import ParasimError
 
 log = logging.getLogger(__name__)
-SPLITS = ("train", "val", "test")
+MIXTURE_KEYS = {"probabilities", "stopping"}
 
 
 class PairDataset(Dataset):
@@ -34,15 +46,26 @@ class PairDataset(Dataset):
 
 
 class PairDataModule(L.LightningDataModule):
-    """`source()` returns {split: [PairRecord]}; everything after that is corpus-independent."""
+    """`source(**source_options)` returns {split: [PairRecord]}; everything after that is corpus-independent.
 
-    def __init__(self, source: Callable[[], Mapping[str, list[PairRecord]]], tokenizer: PreTrainedTokenizerBase,
+    `drop_empty` drops pairs with an empty paragraph (kept by default: SE-F1 scores them 0); `dedupe`
+    removes duplicate pairs (always counted in the dataset card); `limit`/`limits` cap pairs per split,
+    keeping each subset's share. `mixture` ({probabilities: {subset: p}, stopping: first_exhausted |
+    all_exhausted}) samples the training split by subset; val/test always hold every subset.
+    """
+
+    def __init__(self, source: Callable[..., Mapping[str, list[PairRecord]]], tokenizer: PreTrainedTokenizerBase,
                  unit: str = "sentences", batch_size: int = 4, eval_batch_size: int = 16,
                  batch_tokens: int = 8192, limit: int | None = None, limits: Mapping[str, int | None] | None = None,
                  max_seq_length: int = 384, paragraph_max_tokens: int | None = None, cache_dir: str | None = None,
-                 num_workers: int = 0, seed: int = 0) -> None:
+                 num_workers: int = 0, seed: int = 0, drop_empty: bool = False, dedupe: bool = False,
+                 mixture: Mapping[str, Any] | None = None, **source_options: Any) -> None:
         super().__init__()
+        self.source_options = {k: _plain(v) for k, v in source_options.items()}
+        self.mixture = _plain(mixture)
         self.source = source
+        self.drop_empty = drop_empty
+        self.dedupe = dedupe
         self.tokenizer = tokenizer
         self.unit = unit
         self.batch_size = batch_size
@@ -56,18 +79,27 @@ class PairDataModule(L.LightningDataModule):
         self.seed = seed
         self.records: dict[str, list[PairRecord]] | None = None
         self.corpus: PreparedCorpus | None = None
+        self.cleaning = CleaningReport()
         self.prepare_seconds = 0.0
         self.cache_hit = False
+        self._card: dict[str, Any] | None = None
+        self.train_sampler: Sampler[int] | None = None  # the mixture sampler; None = plain seeded shuffle
 
     def setup(self, stage: str | None = None) -> None:
         if self.corpus is not None:
             return
         started = time.perf_counter()
-        records = dict(self.source())
+        # checked here, not in __init__: Hydra's instantiate would wrap the ParasimError and hide its message
+        check_options(self.source, self.source_options)
+        if self.mixture is not None and (set(self.mixture) - MIXTURE_KEYS or "probabilities" not in self.mixture):
+            raise ParasimError(f"data.mixture takes {sorted(MIXTURE_KEYS)} (probabilities required), "
+                               f"got {sorted(self.mixture)}")
+        records = dict(self.source(**self.source_options))
         missing = [s for s in SPLITS if s not in records]
         if missing:
             raise ParasimError(f"The data source gave no {', '.join(missing)} split.")
-        self.records = {s: records[s][: self.limits[s]] for s in SPLITS}
+        cleaned, self.cleaning = clean(records, self.drop_empty, self.dedupe)
+        self.records = {s: stratified_head(cleaned[s], self.limits[s]) for s in SPLITS}
         if not self.records["train"]:
             raise ParasimError("The training split is empty: nothing to train on.")
         self.corpus, self.cache_hit = prepare_cached(
@@ -78,32 +110,60 @@ class PairDataModule(L.LightningDataModule):
         sizes = ", ".join(f"{s} {len(self.records[s])}" for s in SPLITS)
         log.info("data: %s pairs, %d distinct %s, prepared in %.2fs (%s)", sizes, len(self.corpus.units),
                  self.unit, self.prepare_seconds, "cache hit" if self.cache_hit else "cache written")
+        if self.mixture is not None:  # built here so a bad mixture fails before any evaluation or training
+            self.train_sampler = MixtureSampler(
+                self.corpus.splits["train"].subsets, self.corpus.subset_names, self.mixture["probabilities"],
+                self.mixture.get("stopping", "first_exhausted"), seed=self.seed)
+        if self.cleaning.duplicate_pairs or self.cleaning.cross_split_duplicates:
+            log.warning("data: %d duplicate pairs within splits, %d train pairs also in val/test (%s)",
+                        self.cleaning.duplicate_pairs, self.cleaning.cross_split_duplicates,
+                        "removed: dedupe" if self.dedupe else "kept; data.dedupe=true removes them")
+
+    def dataset_card(self) -> dict[str, Any]:
+        """Statistics of the prepared data (see parasim.data.card); train.py saves it as dataset_card.json."""
+        if self._card is None:
+            if self.corpus is None:
+                self.setup()
+            self._card = build_card(self.records, self.corpus, self.cleaning, unit=self.unit,
+                                    max_seq_length=self.max_seq_length,
+                                    special_tokens=self.tokenizer.num_special_tokens_to_add())
+        return self._card
 
     @property
     def subset_names(self) -> list[str]:
         return self.corpus.subset_names if self.corpus else []
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def _loader(self, split: str, sampler: Sampler[int] | None = None) -> DataLoader:
         if self.corpus is None:
             self.setup()
-        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
-        return DataLoader(
-            PairDataset(self.corpus.splits[split]),
+        dataset = PairDataset(self.corpus.splits[split])
+        if split == "train" and sampler is None:
+            sampler = EpochShuffleSampler(dataset, self.seed)
+        # epoch-seeded order and a position saved in checkpoints: a resumed run gets the batches it would have had
+        return ResumableLoader(
+            dataset,
             batch_size=self.batch_size if split == "train" else self.eval_batch_size,
-            shuffle=shuffle, generator=generator, num_workers=self.num_workers,
+            sampler=sampler, generator=torch.Generator().manual_seed(self.seed), num_workers=self.num_workers,
             collate_fn=PairCollator(self.corpus.units, self.tokenizer.pad_token_id, self.batch_tokens),
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        if self.corpus is None:
+            self.setup()
+        return self._loader("train", self.train_sampler)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+        return self._loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return self._loader("test")
 
 
 def _min_opt(*values: int | None) -> int | None:
     present = [v for v in values if v is not None]
     return min(present) if present else None
+
+
+def _plain(value: Any) -> Any:
+    """Hydra passes nested options as DictConfig/ListConfig; sources get plain dicts and lists."""
+    return OmegaConf.to_container(value, resolve=True) if isinstance(value, DictConfig | ListConfig) else value

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import AutoModel, AutoTokenizer, MPNetConfig, MPNetModel, PreTrainedTokenizerBase
 
+from parasim.data.collate import encode_token_lists
 from parasim.errors import ParasimError
 
 MAX_SEQ_LENGTH = 384
@@ -47,8 +48,6 @@ class SentenceEncoder(nn.Module):
     @torch.no_grad()
     def encode(self, sentences: list[str], batch_tokens: int = 8192) -> torch.Tensor:
         """Embed sentences without gradients in length-sorted chunks (little padding)."""
-        from parasim.data.collate import encode_token_lists
-
         return encode_token_lists(self, self.tokenize(sentences), batch_tokens)
 
 

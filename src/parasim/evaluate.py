@@ -1,0 +1,194 @@
+"""Evaluation entry point: a checkpoint, an export or the base model on a data config.
+
+Scores val and test through the training path (datamodule → `loss.score`), picks the F1 threshold on
+val, fits the calibration map on val, compares SE-F1 with cosine, BERTScore and BLEU on the same pairs,
+and leaves metrics.json, metrics.md, calibration.json and PNG plots in the run dir.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+import pandas as pd
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.markdown import Markdown
+
+from parasim.data.records import PairRecord
+from parasim.errors import ParasimError
+from parasim.evaluation import calibration, plots
+from parasim.evaluation.embedding import resolve_device
+from parasim.evaluation.predict import ScoredSplit, collect_scores
+from parasim.evaluation.report import calibration_report, markdown, model_metrics, scorer_metrics
+from parasim.evaluation.scorers import TITLES, score_texts
+from parasim.losses.base import PairLoss
+from parasim.models.encoder import load_pretrained
+from parasim.run_artifacts import log_run_config, write_metrics
+from parasim.utils.console import print_config_tree, user_errors
+from parasim.utils.files import write_text_atomic
+from parasim.utils.instantiate import instantiate_loggers
+from parasim.utils.resolvers import register_resolvers
+
+log = logging.getLogger(__name__)
+CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+
+
+def load_checkpoint(loss: PairLoss, path: str | Path) -> None:
+    """Load a Lightning checkpoint of `ParaphraseModule` into `loss` (the module holds it as `loss_fn`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParasimError(f"No checkpoint at {path}.")
+    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    weights = {k.removeprefix("loss_fn."): v for k, v in state.items() if k.startswith("loss_fn.")}
+    try:
+        loss.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise ParasimError(f"{path} does not fit the configured model; pass the model= and loss= the run trained "
+                           f"with ({str(exc).splitlines()[0]})") from exc
+
+
+def load_model(cfg: DictConfig) -> PairLoss:
+    """The loss (holding the encoder) in eval mode, from `model_dir` or the model config, plus `ckpt_path` weights."""
+    if cfg.get("model_dir"):
+        encoder = load_pretrained(cfg.model_dir, max_seq_length=cfg.model.get("max_seq_length", 384))
+    else:
+        encoder = instantiate(cfg.model)
+    loss = instantiate(cfg.loss, encoder=encoder)
+    if cfg.get("ckpt_path"):
+        load_checkpoint(loss, cfg.ckpt_path)
+    return loss.eval()
+
+
+def training_run_dir(cfg: DictConfig) -> Path | None:
+    """The training run a checkpoint (run/checkpoints/x.ckpt) or an export (run/export) came from."""
+    if cfg.get("ckpt_path"):
+        return Path(cfg.ckpt_path).resolve().parent.parent
+    if cfg.get("model_dir"):
+        return Path(cfg.model_dir).resolve().parent
+    return None
+
+
+def text_scores(loss: PairLoss, records: list[PairRecord], names: list[str], batch_tokens: int) -> dict[str, Any]:
+    if not names:
+        return {}
+    return score_texts(loss.encoder, [r.text_a for r in records], [r.text_b for r in records], names, batch_tokens)
+
+
+def write_scores(path: Path, splits: dict[str, ScoredSplit], subset_names: list[str],
+                 calibrator: calibration.Calibrator, scorer_scores: dict[str, dict[str, Any]]) -> Path:
+    """Every pair's scores (split order kept): the model's score, its calibrated value, each scorer's."""
+    frames = []
+    for name, split in splits.items():
+        frame = pd.DataFrame({"split": name, "index": np.arange(len(split)),
+                              "subset": [subset_names[int(i)] for i in split.subsets], "label": split.labels,
+                              "score": split.scores, "calibrated": calibrator(split.scores)})
+        frames.append(frame.assign(**scorer_scores[name]))
+    pd.concat(frames).to_csv(path, index=False, float_format="%.8g")
+    return path
+
+
+def make_plots(output_dir: Path, splits: dict[str, ScoredSplit], subset_names: list[str],
+               calibrator: calibration.Calibrator, scorer_scores: dict[str, Any], score_name: str,
+               run_dir: Path | None) -> list[Path]:
+    test = splits["test"]
+    images = []
+    groups = [(name, test.subsets == sid) for sid, name in enumerate(subset_names) if (test.subsets == sid).any()]
+    if len(groups) > 1:
+        groups.append(("all", test.subsets >= 0))
+    for name, mask in groups:
+        images.append(plots.plot_histogram(test.scores[mask], test.labels[mask],
+                                           output_dir / f"hist_test_{plots.safe_name(name)}.png",
+                                           f"{score_name}, test, {name}", score_name))
+    for name, scores in scorer_scores.items():
+        images.append(plots.plot_histogram(scores, test.labels, output_dir / f"hist_test_scorer_{name}.png",
+                                           f"{TITLES[name]}, test", TITLES[name]))
+    if calibrator.kind != "none":
+        for split_name, split in splits.items():
+            if len(split):
+                curves = {"raw": split.scores, calibrator.kind: calibrator(split.scores)}
+                images.append(plots.plot_reliability(split.labels, curves, output_dir / f"reliability_{split_name}.png",
+                                                     f"reliability, {split_name} (map fitted on val)"))
+    if run_dir is not None:
+        curve = plots.plot_training_loss(run_dir, output_dir / "loss_curve.png")
+        images += [curve] if curve else []
+    return images
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Run one evaluation; returns the metrics also written to metrics.json."""
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    print_config_tree(cfg, save_to=output_dir / "config_tree.log")
+    torch.manual_seed(cfg.seed)
+    loss = load_model(cfg).to(resolve_device(cfg.device))
+    datamodule = instantiate(cfg.data, tokenizer=loss.encoder.tokenizer, unit=cfg.data.get("unit") or loss.unit)
+    datamodule.setup()
+    loggers = instantiate_loggers(cfg.get("logger"))
+    log_run_config(cfg, loggers)
+    score_name = TITLES["sef1" if loss.unit == "sentences" else "cosine"]
+    status = "failed"
+    try:
+        splits = {s: collect_scores(loss, getattr(datamodule, f"{s}_dataloader")()) for s in ("val", "test")}
+        subset_names = list(datamodule.subset_names)
+        metrics = model_metrics(splits["val"], splits["test"], subset_names)
+        calibrator = instantiate(cfg.calibration) if cfg.get("calibration") else calibration.Calibrator()
+        fit = calibration.fit_report(calibrator, splits["val"].scores, splits["val"].labels)
+        metrics |= calibration_report(calibrator, splits)
+        if calibrator.kind != "none":
+            calibration.save(calibrator, output_dir / calibration.FILENAME, fit)
+        names = list(cfg.get("scorers") or [])
+        batch_tokens = cfg.data.get("batch_tokens", 8192)
+        scorer_scores = {s: text_scores(loss, datamodule.records[s], names, batch_tokens) for s in splits}
+        if names:
+            metrics |= scorer_metrics(scorer_scores["val"], splits["val"].labels, scorer_scores["test"],
+                                      splits["test"].labels)
+        metrics = {k: v for k, v in metrics.items() if not math.isnan(v)}
+        write_scores(output_dir / "scores.csv", splits, subset_names, calibrator, scorer_scores)
+        images = make_plots(output_dir, splits, subset_names, calibrator, scorer_scores["test"], score_name,
+                            training_run_dir(cfg)) if cfg.get("plots", True) else []
+        write_metrics(output_dir, metrics)
+        model = cfg.get("model_dir") or cfg.get("ckpt_path") or f"the untrained {cfg.model._target_.rsplit('.')[-1]}"
+        report = markdown(metrics, subset_names, score_name, calibrator.kind, str(model))
+        write_text_atomic(output_dir / "metrics.md", report)
+        for logger in loggers:
+            logger.log_metrics(metrics)
+        plots.log_images(loggers, images)
+        status = "success"
+    finally:
+        finish_loggers(loggers, status)
+    Console().print(Markdown(report))
+    log.info("evaluation written to %s", output_dir)
+    return metrics
+
+
+def finish_loggers(loggers: list, status: str) -> None:
+    """Flush every logger; end W&B runs here so a multirun's jobs do not share one run."""
+    for logger in loggers:
+        logger.finalize(status)
+        if type(logger).__name__ == "WandbLogger":
+            import wandb
+
+            wandb.finish(exit_code=0 if status == "success" else 1)
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
+@user_errors
+def main(cfg: DictConfig) -> float | None:
+    metrics = evaluate(cfg)
+    name = cfg.get("optimized_metric")
+    return metrics.get(name) if name else None
+
+
+def cli() -> None:
+    register_resolvers()
+    main()
+
+
+register_resolvers()

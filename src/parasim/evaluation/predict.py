@@ -1,0 +1,49 @@
+"""Per-pair scores of a loss's model on a prepared split: the same path as training's val/test metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from parasim.data.collate import PairBatch
+from parasim.losses.base import PairLoss
+
+
+@dataclass
+class ScoredSplit:
+    """Scores, labels and subset ids of one split, in the split's order."""
+
+    scores: np.ndarray
+    labels: np.ndarray
+    subsets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def select(self, mask: np.ndarray) -> ScoredSplit:
+        return ScoredSplit(self.scores[mask], self.labels[mask], self.subsets[mask])
+
+
+@torch.inference_mode()
+def collect_scores(loss: PairLoss, batches: Iterable[PairBatch]) -> ScoredSplit:
+    """`loss.score` over every batch, on the device of the loss's encoder, without gradients."""
+    device = next(loss.encoder.parameters()).device
+    was_training = loss.training
+    loss.eval()
+    scores, labels, subsets = [], [], []
+    try:
+        for batch in batches:
+            batch.chunks = [(ids.to(device), mask.to(device)) for ids, mask in batch.chunks]
+            batch.a_index, batch.b_index = batch.a_index.to(device), batch.b_index.to(device)
+            scores.append(loss.score(batch).float().cpu())
+            labels.append(batch.labels)
+            subsets.append(batch.subsets)
+    finally:
+        loss.train(was_training)
+    if not scores:
+        return ScoredSplit(np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64))
+    return ScoredSplit(torch.cat(scores).double().numpy(), torch.cat(labels).double().numpy(),
+                       torch.cat(subsets).numpy())

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig
 from rich.console import Console
 from rich.markdown import Markdown
@@ -64,6 +65,13 @@ def load_model(cfg: DictConfig) -> PairLoss:
     if cfg.get("ckpt_path"):
         load_checkpoint(loss, cfg.ckpt_path)
     return loss.eval()
+
+
+def model_title(cfg: DictConfig) -> str:
+    if cfg.get("model_dir") or cfg.get("ckpt_path"):
+        return str(cfg.get("model_dir") or cfg.get("ckpt_path"))
+    name = Path(cfg.model.path).name if cfg.model.get("path") else cfg.model._target_.rsplit(".", 1)[-1]
+    return f"{name} (not fine-tuned)"
 
 
 def training_run_dir(cfg: DictConfig) -> Path | None:
@@ -154,8 +162,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         images = make_plots(output_dir, splits, subset_names, calibrator, scorer_scores["test"], score_name,
                             training_run_dir(cfg)) if cfg.get("plots", True) else []
         write_metrics(output_dir, metrics)
-        model = cfg.get("model_dir") or cfg.get("ckpt_path") or f"the untrained {cfg.model._target_.rsplit('.')[-1]}"
-        report = markdown(metrics, subset_names, score_name, calibrator.kind, str(model))
+        report = markdown(metrics, subset_names, score_name, calibrator.kind, model_title(cfg))
         write_text_atomic(output_dir / "metrics.md", report)
         for logger in loggers:
             logger.log_metrics(metrics)
@@ -168,14 +175,12 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
-def finish_loggers(loggers: list, status: str) -> None:
+def finish_loggers(loggers: list[Logger], status: str) -> None:
     """Flush every logger; end W&B runs here so a multirun's jobs do not share one run."""
     for logger in loggers:
         logger.finalize(status)
-        if type(logger).__name__ == "WandbLogger":
-            import wandb
-
-            wandb.finish(exit_code=0 if status == "success" else 1)
+        if isinstance(logger, WandbLogger):
+            logger.experiment.finish(exit_code=0 if status == "success" else 1)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")

@@ -62,10 +62,8 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path, started: float, loggers: li
     """The run itself; fills `loggers` and `callbacks` as it creates them, for `train` to close or inspect."""
     with open_dict(cfg):
         cfg.trainer.precision = resolve_precision(cfg.precision.value, cfg.trainer.get("accelerator", "auto"))
-    ckpt_path = cfg.get("ckpt_path")
-    if ckpt_path and not Path(ckpt_path).is_file():
-        raise ParasimError(f"ckpt_path={ckpt_path} is not a file (resume from <run>/checkpoints/*.ckpt).")
-    configure_wandb(cfg, resume_id=stored_wandb_run_id(ckpt_path) if ckpt_path else None)
+    ckpt_path = cfg.get("ckpt_path")  # checked by preflight; may also be a Lightning alias such as "last"
+    configure_wandb(cfg, resume_id=stored_wandb_run_id(ckpt_path) if ckpt_path and Path(ckpt_path).is_file() else None)
     print_config_tree(cfg, save_to=output_dir / "config_tree.log")
     loggers += instantiate_loggers(cfg.get("logger"))
     log_run_config(cfg, loggers)  # starts the W&B run: a job that fails in setup still shows up, failed
@@ -109,13 +107,13 @@ def _resume_hint(checkpoint: Path) -> str:
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Run one training job; returns its metrics (the sweeper reads `cfg.optimized_metric` from them)."""
     started = time.perf_counter()
-    preflight(cfg)  # config types, secrets, weights, ckpt_path, hardware, disk: fail now, not after an hour
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     _status(output_dir, "running", started)
     loggers: list[Logger] = []
     callbacks: list[L.Callback] = []
     try:
+        preflight(cfg)  # config types, secrets, weights, ckpt_path, hardware, disk: fail now, not after an hour
         metrics = _fit_and_test(cfg, output_dir, started, loggers, callbacks)
     except SIGTERMException:
         stop = next((c for c in callbacks if isinstance(c, InterruptCheckpoint)), None)
@@ -150,19 +148,18 @@ def sweep_value(cfg: DictConfig, metrics: dict[str, Any]) -> float:
 def main(cfg: DictConfig) -> float | None:
     """A single run prints a ParasimError as one line (exit 2). In a multirun a failing job stays one failed
     job of the sweep; with `failed_trial_value` set (hparams_search) it gives the sweeper that value instead,
-    so one crash (e.g. out of memory) does not end the study. Config errors (ParasimError) always raise."""
+    so one crash (out of memory, a diverging trial) does not end the study. A wrong metric name does."""
     if HydraConfig.get().mode != RunMode.MULTIRUN:
         metrics = user_errors(train)(cfg)
         return metrics.get(cfg.get("optimized_metric"))
     try:
-        return sweep_value(cfg, train(cfg))
-    except ParasimError:
-        raise
+        metrics = train(cfg)
     except Exception:
         if cfg.get("failed_trial_value") is None:
             raise
         log.exception("job failed; the sweeper gets failed_trial_value=%s", cfg.failed_trial_value)
         return float(cfg.failed_trial_value)
+    return sweep_value(cfg, metrics)
 
 
 def cli() -> None:

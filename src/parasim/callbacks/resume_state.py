@@ -1,8 +1,10 @@
 """What a checkpoint needs beyond Lightning's own state to resume bit for bit: RNG states and the W&B run id.
 
-Lightning restores weights, optimizer, schedulers, loop progress and (through `ResumableLoader`) the
-position in the epoch, but not the random generators that dropout draws from, nor which W&B run the
-job logged to.
+Lightning restores weights, optimizer, schedulers and loop progress, but not the random generators that
+dropout draws from, nor which W&B run the job logged to. It saves the train loader's position
+(`ResumableLoader.state_dict`) but loads it only into a loader it builds after the restore, and
+`configure_optimizers` asking for `trainer.estimated_stepping_batches` builds it before: the position is
+loaded here, when training starts, before the first batch is drawn.
 """
 
 from __future__ import annotations
@@ -44,19 +46,26 @@ def stored_wandb_run_id(ckpt_path: str | Path) -> str | None:
 
 
 class ResumeState(L.Callback):
-    """Saves RNG states and the W&B run id in every checkpoint; on resume, sets the RNG states back when
-    training starts (after Lightning's restore and data setup, right where the saved run was)."""
+    """Saves RNG states and the W&B run id in every checkpoint; on resume, sets the RNG states and the train
+    loader's position back when training starts (after Lightning's restore and data setup, right where the
+    saved run was)."""
 
     def __init__(self) -> None:
-        self._pending: dict[str, Any] | None = None
+        self._rng: dict[str, Any] | None = None
+        self._loader_states: list[dict[str, Any]] = []
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
         checkpoint[KEY] = {"rng": rng_states(), "wandb_run_id": run_id(trainer.loggers)}
 
     def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
-        self._pending = checkpoint.get(KEY, {}).get("rng")
+        self._rng = checkpoint.get(KEY, {}).get("rng")
+        fit_loop = checkpoint.get("loops", {}).get("fit_loop", {})
+        self._loader_states = fit_loop.get("state_dict", {}).get("combined_loader", [])
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self._pending is not None:
-            set_rng_states(self._pending)
-            self._pending = None
+        loader = trainer.train_dataloader
+        if self._loader_states and hasattr(loader, "load_state_dict"):
+            loader.load_state_dict(self._loader_states[0])
+        if self._rng is not None:
+            set_rng_states(self._rng)
+        self._rng, self._loader_states = None, []

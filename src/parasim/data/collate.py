@@ -11,6 +11,8 @@ import torch
 if TYPE_CHECKING:
     from parasim.models.encoder import SentenceEncoder
 
+MIN_FILL = 0.95  # real / padded tokens a chunk keeps at least (the padding-efficiency target)
+
 
 @dataclass
 class PairBatch:
@@ -34,12 +36,14 @@ class PairBatch:
         return int(self.labels.shape[0])
 
 
-def chunk_by_budget(token_lists: Sequence[Sequence[int]], budget: int,
-                    pad_id: int) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor, int]:
+def chunk_by_budget(token_lists: Sequence[Sequence[int]], budget: int, pad_id: int,
+                    min_fill: float = MIN_FILL) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor, int]:
     """Sort sequences by length (longest first) and pack them into chunks of ≤ `budget` padded tokens.
 
-    Returns the chunks, the row of each input sequence in the concatenated chunk output, and the
-    number of padded tokens processed. A sequence longer than the budget gets a chunk of its own.
+    A chunk also closes before its real tokens would fall under `min_fill` of its padded size, so
+    sentences of mixed length do not pay for the longest one's padding. Returns the chunks, the row
+    of each input sequence in the concatenated chunk output, and the number of padded tokens
+    processed. A sequence longer than the budget gets a chunk of its own.
     """
     order = sorted(range(len(token_lists)), key=lambda i: len(token_lists[i]), reverse=True)
     rows = torch.empty(len(token_lists), dtype=torch.long)
@@ -48,7 +52,12 @@ def chunk_by_budget(token_lists: Sequence[Sequence[int]], budget: int,
     start = 0
     while start < len(order):
         width = max(len(token_lists[order[start]]), 1)
-        count = max(1, budget // width)
+        count, real = 1, len(token_lists[order[start]])
+        while start + count < len(order) and (count + 1) * width <= budget:
+            real += len(token_lists[order[start + count]])
+            if real < min_fill * (count + 1) * width:
+                break
+            count += 1
         members = order[start : start + count]
         ids = torch.full((len(members), width), pad_id, dtype=torch.long)
         mask = torch.zeros((len(members), width), dtype=torch.long)
@@ -76,10 +85,12 @@ def pad_index(groups: Sequence[Sequence[int]]) -> torch.Tensor:
 class PairCollator:
     """Collate `(a_units, b_units, label, subset)` items that refer to a shared table of token lists."""
 
-    def __init__(self, units: Sequence[Sequence[int]], pad_id: int, batch_tokens: int = 8192) -> None:
+    def __init__(self, units: Sequence[Sequence[int]], pad_id: int, batch_tokens: int = 8192,
+                 min_fill: float = MIN_FILL) -> None:
         self.units = units
         self.pad_id = pad_id
         self.batch_tokens = batch_tokens
+        self.min_fill = min_fill
 
     def __call__(self, items: Sequence[tuple[Sequence[int], Sequence[int], float, int]]) -> PairBatch:
         local: dict[int, int] = {}
@@ -87,7 +98,7 @@ class PairCollator:
             for unit in (*a_units, *b_units):
                 local.setdefault(int(unit), len(local))
         token_lists = [self.units[unit] for unit in local]
-        chunks, rows, padded = chunk_by_budget(token_lists, self.batch_tokens, self.pad_id)
+        chunks, rows, padded = chunk_by_budget(token_lists, self.batch_tokens, self.pad_id, self.min_fill)
         to_row = {unit: int(rows[pos]) for unit, pos in local.items()}
         return PairBatch(
             chunks=chunks,
@@ -101,8 +112,8 @@ class PairCollator:
 
 
 def encode_chunks(encoder: SentenceEncoder, chunks: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
-    """Concatenated unit-length embeddings of all chunks (rows in chunk order)."""
-    return torch.cat([encoder(ids, mask) for ids, mask in chunks], dim=0)
+    """Concatenated unit-length embeddings of all chunks (rows in chunk order), in one packed forward."""
+    return encoder.embed_chunks(list(chunks))
 
 
 def encode_token_lists(encoder: SentenceEncoder, token_lists: Sequence[Sequence[int]],

@@ -19,9 +19,8 @@ from torchmetrics.functional.classification import (
 ECE_BINS = 10
 
 
-def _tensor(values: torch.Tensor | np.ndarray) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(values.detach().cpu() if isinstance(values, torch.Tensor) else values),
-                           dtype=torch.float32)
+def _tensor(values: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(values, dtype=np.float32))
 
 
 def pair_metrics(scores: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:

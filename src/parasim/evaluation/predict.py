@@ -29,9 +29,9 @@ class ScoredSplit:
 
 @torch.inference_mode()
 def collect_scores(loss: PairLoss, batches: Iterable[PairBatch]) -> ScoredSplit:
-    """`loss.score` over every batch, on the device of the loss's encoder, without gradients."""
+    """`loss.score` over every batch in eval mode (dropout off), on the encoder's device, without gradients."""
     device = next(loss.encoder.parameters()).device
-    was_training = loss.training
+    modes = {module: module.training for module in loss.modules()}  # restored exactly, submodules included
     loss.eval()
     scores, labels, subsets = [], [], []
     try:
@@ -42,7 +42,8 @@ def collect_scores(loss: PairLoss, batches: Iterable[PairBatch]) -> ScoredSplit:
             labels.append(batch.labels)
             subsets.append(batch.subsets)
     finally:
-        loss.train(was_training)
+        for module, training in modes.items():
+            module.training = training
     if not scores:
         return ScoredSplit(np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64))
     return ScoredSplit(torch.cat(scores).double().numpy(), torch.cat(labels).double().numpy(),

@@ -11,6 +11,7 @@ from transformers import AutoModel, AutoTokenizer, MPNetConfig, MPNetModel, PreT
 
 from parasim.data.collate import encode_token_lists
 from parasim.errors import ParasimError
+from parasim.models import fast
 
 MAX_SEQ_LENGTH = 384
 
@@ -22,22 +23,38 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
 
 
 class SentenceEncoder(nn.Module):
-    """MPNet → mean pooling → L2 normalize; `forward` embeds one padded batch of sentences."""
+    """MPNet → mean pooling → L2 normalize; `forward` embeds one padded batch of sentences.
+
+    `packed` (default) runs MPNet through `parasim.models.fast`: the token-wise layers see only real
+    tokens, all chunks of a batch at once; `packed=False` is the plain `MPNetModel` call per chunk.
+    Both give the same embeddings (float rounding aside).
+    """
 
     def __init__(self, transformer: MPNetModel, tokenizer: PreTrainedTokenizerBase,
-                 max_seq_length: int = MAX_SEQ_LENGTH) -> None:
+                 max_seq_length: int = MAX_SEQ_LENGTH, packed: bool = True) -> None:
         super().__init__()
         self.transformer = transformer
         self.tokenizer = tokenizer
         self.max_seq_length = max_seq_length
+        self.packed = packed and isinstance(transformer, MPNetModel)
 
     @property
     def dim(self) -> int:
         return int(self.transformer.config.hidden_size)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        if self.packed:
+            return self.embed_chunks([(input_ids, attention_mask)])
         hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return F.normalize(mean_pool(hidden, attention_mask).float(), p=2, dim=-1)
+
+    def embed_chunks(self, chunks: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """Embeddings of all chunks' rows, concatenated in chunk order."""
+        if not self.packed:
+            return torch.cat([self(ids, mask) for ids, mask in chunks], dim=0)
+        packing = fast.pack(chunks)
+        pooled = fast.packed_mean_pool(fast.packed_hidden(self.transformer, packing), packing)
+        return F.normalize(pooled.float(), p=2, dim=-1)
 
     def tokenize(self, sentences: list[str]) -> list[list[int]]:
         """Token ids per sentence, special tokens included, truncated to the 384-token cap."""

@@ -32,52 +32,66 @@ class Packing:
     positions: torch.Tensor  # (tokens,) position ids as MPNet numbers them
     sequence: torch.Tensor  # (tokens,) row of each token in the concatenated chunk outputs
     lengths: torch.Tensor  # (rows,) real tokens per row
-    masks: list[torch.Tensor]  # per chunk (rows, width) bool, True = real token
+    masks: list[torch.Tensor | None]  # per chunk (rows, width) bool, True = real token; None = no padding
+    shapes: list[tuple[int, int]]  # per chunk (rows, width)
     spans: list[tuple[int, int]]  # per chunk [start, end) in the flat token matrix
 
 
 def pack(chunks: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> Packing:
     """Flatten padded (ids, attention_mask) chunks into real tokens only (right padding assumed)."""
-    ids, positions, masks, spans = [], [], [], []
+    ids, positions, lengths, masks, shapes, spans = [], [], [], [], [], []
     start = 0
     for chunk_ids, chunk_mask in chunks:
         mask = chunk_mask.bool()
         ids.append(chunk_ids[mask])
         positions.append((mask.cumsum(dim=1) - 1 + POSITION_OFFSET)[mask])
-        masks.append(mask)
-        count = int(ids[-1].numel())
-        spans.append((start, start + count))
-        start += count
-    lengths = torch.cat([m.sum(dim=1) for m in masks])
+        lengths.append(mask.sum(dim=1))
+        masks.append(None if bool(mask.all()) else mask)
+        shapes.append((int(mask.shape[0]), int(mask.shape[1])))
+        spans.append((start, start + int(ids[-1].numel())))
+        start = spans[-1][1]
+    lengths = torch.cat(lengths)
     sequence = torch.repeat_interleave(torch.arange(lengths.numel(), device=lengths.device), lengths)
-    return Packing(torch.cat(ids), torch.cat(positions), sequence, lengths, masks, spans)
+    return Packing(torch.cat(ids), torch.cat(positions), sequence, lengths, masks, shapes, spans)
 
 
-def _position_bias(model: MPNetModel, width: int, dtype: torch.dtype) -> torch.Tensor:
-    """(1, heads, width, width) relative-position bias; it depends only on i − j, so it is sliced per chunk."""
+def _attention_masks(model: MPNetModel, packing: Packing, dtype: torch.dtype) -> list[torch.Tensor]:
+    """Per chunk, the relative-position bias plus the key-padding mask, built once for all layers.
+
+    The bias depends only on i − j (MPNet ignores padding when it computes it), so one
+    (heads, width, width) table sliced per chunk serves every chunk.
+    """
     encoder = model.encoder
-    positions = torch.arange(width, device=encoder.relative_attention_bias.weight.device)
+    width = max(w for _, w in packing.shapes)
+    positions = torch.arange(width, device=packing.ids.device)
     buckets = encoder.relative_position_bucket(positions[None, :] - positions[:, None],
                                                num_buckets=encoder.relative_attention_bias.num_embeddings)
-    return encoder.relative_attention_bias(buckets).permute(2, 0, 1).unsqueeze(0).to(dtype)
+    bias = encoder.relative_attention_bias(buckets).permute(2, 0, 1).unsqueeze(0).to(dtype)
+    out = []
+    for mask, (_, w) in zip(packing.masks, packing.shapes, strict=True):
+        chunk_bias = bias[:, :, :w, :w]
+        if mask is not None:
+            chunk_bias = chunk_bias.masked_fill(~mask[:, None, None, :], torch.finfo(dtype).min)
+        out.append(chunk_bias)
+    return out
 
 
-def _attention(layer, hidden: torch.Tensor, packing: Packing, bias: torch.Tensor, dropout: float) -> torch.Tensor:
-    attn = layer.attention.attn
+def _attention(attn, hidden: torch.Tensor, packing: Packing, masks: list[torch.Tensor], dropout: float) -> torch.Tensor:
+    """Self-attention of MPNet's `MPNetSelfAttention` on packed tokens, chunk by chunk."""
     heads, size = attn.num_attention_heads, attn.attention_head_size
-    qkv = F.linear(hidden, torch.cat([attn.q.weight, attn.k.weight, attn.v.weight]),
-                   torch.cat([attn.q.bias, attn.k.bias, attn.v.bias]))
+    qkv = torch.cat([attn.q(hidden), attn.k(hidden), attn.v(hidden)], dim=-1)
     outputs = []
-    for mask, (start, end) in zip(packing.masks, packing.spans, strict=True):
-        rows, width = mask.shape
-        padded = qkv.new_zeros(rows, width, qkv.shape[-1])
-        padded[mask] = qkv[start:end]
+    for mask, (rows, width), (start, end), attn_mask in zip(packing.masks, packing.shapes, packing.spans, masks,
+                                                            strict=True):
+        if mask is None:
+            padded = qkv[start:end].view(rows, width, -1)
+        else:
+            padded = qkv.new_zeros(rows, width, qkv.shape[-1])
+            padded[mask] = qkv[start:end]
         q, k, v = padded.view(rows, width, 3, heads, size).permute(2, 0, 3, 1, 4)
-        chunk_bias = bias[:, :, :width, :width].to(q.dtype)
-        if not bool(mask.all()):
-            chunk_bias = chunk_bias.masked_fill(~mask[:, None, None, :], torch.finfo(q.dtype).min)
-        context = F.scaled_dot_product_attention(q, k, v, attn_mask=chunk_bias, dropout_p=dropout)
-        outputs.append(context.transpose(1, 2).reshape(rows, width, heads * size)[mask])
+        context = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask.to(q.dtype), dropout_p=dropout)
+        context = context.transpose(1, 2).reshape(rows, width, heads * size)
+        outputs.append(context.reshape(rows * width, -1) if mask is None else context[mask])
     return attn.o(torch.cat(outputs))
 
 
@@ -86,11 +100,10 @@ def packed_hidden(model: MPNetModel, packing: Packing) -> torch.Tensor:
     embeddings = model.embeddings
     hidden = embeddings.word_embeddings(packing.ids) + embeddings.position_embeddings(packing.positions)
     hidden = embeddings.dropout(embeddings.LayerNorm(hidden))
-    width = max(int(mask.shape[1]) for mask in packing.masks)
-    bias = _position_bias(model, width, hidden.dtype)
+    masks = _attention_masks(model, packing, hidden.dtype)
     dropout = model.config.attention_probs_dropout_prob if model.training else 0.0
     for layer in model.encoder.layer:
-        attended = _attention(layer, hidden, packing, bias, dropout)
+        attended = _attention(layer.attention.attn, hidden, packing, masks, dropout)
         hidden = layer.attention.LayerNorm(layer.attention.dropout(attended) + hidden)
         hidden = layer.output(layer.intermediate(hidden), hidden)
     return hidden

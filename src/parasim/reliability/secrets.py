@@ -53,6 +53,7 @@ def check_no_secrets(cfg: DictConfig) -> None:
     except Exception:  # noqa: BLE001 - unresolvable parts (e.g. `???` or hydra: outside a job) are checked as text
         container = OmegaConf.to_container(cfg, resolve=False)
     found = find_secrets(container)
+    shown = [path for path in found if not path.startswith("hydra.")] or found  # Hydra echoes the overrides
     if found:
-        raise ParasimError(f"{', '.join(found)}: a secret in the config would be saved in .hydra/, the logged "
+        raise ParasimError(f"{', '.join(shown)}: a secret in the config would be saved in .hydra/, the logged "
                            "config and the model card; remove it and export it instead (e.g. WANDB_API_KEY)")

@@ -2,7 +2,7 @@
 
 Read from what every job leaves in its dir (`.hydra/overrides.yaml`, `job_status.json`,
 `metrics.json`), so the report is the same whichever launcher ran the jobs, and it can be rebuilt
-any time: `python -m parasim.sweeps.report <sweep dir> [metric] [max|min]`.
+any time: `python -m parasim.sweeps <sweep dir> [metric] [max|min]`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,7 @@ def job_row(job_dir: Path) -> dict[str, Any]:
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
     return {
         "job": job_dir.name,
-        "overrides": " ".join(OmegaConf.load(job_dir / ".hydra" / "overrides.yaml")),
+        "overrides": list(OmegaConf.load(job_dir / ".hydra" / "overrides.yaml")),
         "status": status["status"],
         **{k: (math.nan if v is None else v) for k, v in sorted(metrics.items()) if k.split("/")[0] in METRIC_SPLITS},
         "wall_s": status.get("wall_s"),
@@ -46,13 +45,19 @@ def job_row(job_dir: Path) -> dict[str, Any]:
 
 
 def collect(sweep_dir: str | Path, metric: str) -> pd.DataFrame:
-    """The table, the sweep metric as the first metric column (NaN for jobs that did not produce it)."""
-    frame = pd.DataFrame([job_row(d) for d in job_dirs(Path(sweep_dir))])
-    if frame.empty:
-        return frame
+    """The table: `swept` holds the overrides that differ between jobs, `overrides` all of them; the sweep
+    metric is the first metric column (NaN for jobs that did not produce it)."""
+    rows = [job_row(d) for d in job_dirs(Path(sweep_dir))]
+    if not rows:
+        return pd.DataFrame()
+    common = set.intersection(*(set(r["overrides"]) for r in rows)) if len(rows) > 1 else set()
+    for row in rows:
+        row["swept"] = " ".join(o for o in row["overrides"] if o not in common)
+        row["overrides"] = " ".join(row["overrides"])
+    frame = pd.DataFrame(rows)
     if metric not in frame:
         frame[metric] = math.nan
-    front = ["job", "overrides", "status", metric]
+    front = ["job", "swept", "status", metric]
     return frame[front + [c for c in frame.columns if c not in front]]
 
 
@@ -63,24 +68,28 @@ def best_row(frame: pd.DataFrame, metric: str, mode: str) -> pd.Series | None:
     return scored.loc[scored[metric].idxmax() if mode == "max" else scored[metric].idxmin()]
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, column: str) -> str:
     if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.4f}"
+        return "" if math.isnan(value) else f"{value:.0f}" if column.endswith("/n") else f"{value:.4f}"
     return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
 
 
 def to_markdown(frame: pd.DataFrame, sweep_dir: Path, metric: str, mode: str) -> str:
     counts = frame["status"].value_counts().to_dict()
     best = best_row(frame, metric, mode)
+    swept = set(" ".join(frame["swept"]).split())
+    common = [o for o in frame["overrides"].iloc[0].split() if o not in swept] if len(frame) > 1 else []
     lines = [f"# Sweep report: {sweep_dir.name}", "",
              f"{len(frame)} jobs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + ".",
-             f"Best by `{metric}` ({mode}): " + (f"job {best['job']} (`{best['overrides']}`) = {best[metric]:.4f}"
-                                                  if best is not None else "none completed") + ".",
-             f"Jobs compared in `{REPORT}.png`; per-job dirs under `{sweep_dir}`.", ""]
-    shown = [c for c in frame.columns if c != "error" or frame["error"].notna().any()]
+             f"Best by `{metric}` ({mode}): " + (f"job {best['job']} (`{best['swept']}`) = {best[metric]:.4f}"
+                                                  if best is not None else "none completed") + "."]
+    if common:
+        lines.append(f"Every job: `{' '.join(common)}`.")
+    lines += [f"Jobs compared in `{REPORT}.png`; job dirs `{sweep_dir}/<job>`; all columns in `{REPORT}.csv`.", ""]
+    shown = [c for c in frame.columns if c != "overrides" and (c != "error" or frame["error"].notna().any())]
     lines.append("| " + " | ".join(shown) + " |")
     lines.append("|" + "---|" * len(shown))
-    lines += ["| " + " | ".join(_cell(row[c]) for c in shown) + " |" for _, row in frame.iterrows()]
+    lines += ["| " + " | ".join(_cell(row[c], c) for c in shown) + " |" for _, row in frame.iterrows()]
     return "\n".join(lines) + "\n"
 
 
@@ -88,7 +97,7 @@ def plot(frame: pd.DataFrame, metric: str, mode: str, path: Path) -> Path:
     """Horizontal bars of the sweep metric per job; jobs without it are labelled with their status."""
     fig = Figure(figsize=(8, 1.2 + 0.45 * len(frame)))
     ax = fig.subplots()
-    labels = [f"{row.job}: {row.overrides}"[:70] for row in frame.itertuples()]
+    labels = [f"{row.job}: {row.swept}"[:70] for row in frame.itertuples()]
     values = frame[metric].astype(float).fillna(0.0)
     best = best_row(frame, metric, mode)
     colors = ["tab:orange" if best is not None and job == best["job"] else "tab:blue" for job in frame["job"]]
@@ -117,9 +126,3 @@ def write_report(sweep_dir: str | Path, metric: str, mode: str = "max") -> Path 
     plot(frame, metric, mode, sweep_dir / f"{REPORT}.png")
     return csv_path
 
-
-if __name__ == "__main__":
-    args = sys.argv[1:]
-    if not args or len(args) > 3:
-        sys.exit("usage: python -m parasim.sweeps.report <sweep dir> [metric=val/roc_auc] [max|min]")
-    print(write_report(args[0], *(args[1:] or ["val/roc_auc"])))

@@ -1,0 +1,87 @@
+"""Scoring rows, the levers tried on them, the cost-growth rows and the one-step profile."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from parasim.data.mtmp_pan import build_paragraph_pairs, load_sentence_pairs
+from parasim.evaluation.scorers import score_texts
+from parasim.losses import SEF1MSELoss
+from parasim.models.encoder import SentenceEncoder
+from sides import BATCH, Clock, Timing, prepared_items, train_steps
+
+
+def parasim_score(encoder: SentenceEncoder, a: Sequence[str], b: Sequence[str]) -> tuple[np.ndarray, Timing]:
+    """The scoring path of `parasim.score` (`score_texts`), SE-F1 only, as the peer computes."""
+    clock = Clock()
+    clock.start()
+    scores = score_texts(encoder.eval(), a, b, ["sef1"])["sef1"]
+    return scores, Timing(*clock.stop(), len(a))
+
+
+def peer_score(model, a: Sequence[str], b: Sequence[str]) -> tuple[np.ndarray, Timing]:
+    import peer
+
+    clock = Clock()
+    clock.start()
+    scores = peer.score(model, a, b)
+    return scores, Timing(*clock.stop(), len(a))
+
+
+def int8_dynamic(encoder: SentenceEncoder) -> SentenceEncoder:
+    """A copy with int8 dynamically quantised Linear layers (per-channel weights, fbgemm/x86 kernels)."""
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    quantised = copy.deepcopy(encoder).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization announces its deprecation
+        quantised.transformer = quantize_dynamic(quantised.transformer, {torch.nn.Linear: per_channel_dynamic_qconfig},
+                                                 dtype=torch.qint8)
+    return quantised
+
+
+def growth(encoder: SentenceEncoder, corpus_root: str, sizes: Sequence[int], pairs: int) -> list[dict]:
+    """Training time per pair when every paragraph has exactly k sentences, for each k in `sizes`."""
+    sentence_pairs = load_sentence_pairs(corpus_root, "train")
+    rows = []
+    for k in sizes:
+        records = build_paragraph_pairs(sentence_pairs, seed=0, min_k=k, max_k=k)[: pairs + BATCH]
+        timing = train_steps(encoder, records)
+        rows.append({"k": k, "s_per_pair": timing.wall / timing.pairs, "cpu_s_per_pair": timing.cpu / timing.pairs,
+                     "sentences_per_pair": timing.extra["sentences"] / timing.pairs,
+                     "tokens_per_pair": timing.extra["real_tokens"] / timing.pairs})
+    return rows
+
+
+GEMM_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::linear", "aten::matmul")
+
+
+def profile_step(encoder: SentenceEncoder, records: Sequence) -> tuple[str, dict[str, float]]:
+    """torch.profiler over one fp32 training step (fwd + bwd + SGD); returns the top-op table and shares."""
+    from torch.profiler import ProfilerActivity, profile
+
+    items, collator = prepared_items(records[:BATCH], encoder)
+    batch = collator(items)
+    loss_fn = SEF1MSELoss(encoder.train())
+    optimizer = torch.optim.SGD(encoder.parameters(), lr=5e-5)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(batch, batch.labels).backward()
+        torch.nn.utils.clip_grad_norm_(encoder.parameters(), 2.0)
+        optimizer.step()
+    averages = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in averages) or 1.0
+    share = {
+        "gemm": sum(e.self_cpu_time_total for e in averages if e.key in GEMM_OPS) / total,
+        "attention_softmax": sum(e.self_cpu_time_total for e in averages if "softmax" in e.key) / total,
+        "optimizer_and_clip": sum(e.self_cpu_time_total for e in averages
+                                  if e.key.startswith(("Optimizer", "aten::_foreach", "aten::norm",
+                                                       "aten::linalg_vector_norm"))) / total,
+    }
+    table = averages.table(sort_by="self_cpu_time_total", row_limit=12, max_name_column_width=40)
+    return table, share

@@ -1,0 +1,161 @@
+"""Both sides of every benchmark row, on the same records, weights and settings.
+
+parasim trains through the real `ParaphraseModule` + Lightning `Trainer`; the peer through
+sentence-transformers' `SentenceTransformerTrainer` (benchmarks/peer.py). Each returns wall and
+process-CPU seconds: the CPU figure is steadier when other jobs share the machine.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from parasim.data.collate import PairBatch, PairCollator
+from parasim.data.prepare import prepare
+from parasim.data.records import PairRecord
+from parasim.losses import SEF1MSELoss
+from parasim.models.encoder import SentenceEncoder, load_pretrained
+from parasim.module import ParaphraseModule
+from parasim.schedulers import constant
+from parasim.weights import model_dir
+
+BATCH = 4
+BATCH_TOKENS = 8192
+PARAGRAPH_MAX_TOKENS = 384  # the peer decodes 384-token-capped paragraphs; parasim reproduces that here
+
+
+@dataclass
+class Timing:
+    wall: float
+    cpu: float
+    pairs: int
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def pairs_per_s(self) -> float:
+        return self.pairs / self.wall
+
+
+class Clock:
+    """Wall and CPU time between start() and stop()."""
+
+    def start(self) -> None:
+        self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
+
+    def stop(self) -> tuple[float, float]:
+        return time.perf_counter() - self.wall0, time.process_time() - self.cpu0
+
+
+class CountingCollator(PairCollator):
+    """PairCollator that adds up real and padded tokens of every batch it builds."""
+
+    real = 0
+    padded = 0
+
+    def __call__(self, items) -> PairBatch:
+        batch = super().__call__(items)
+        self.real += batch.real_tokens
+        self.padded += batch.padded_tokens
+        return batch
+
+
+def prepared_items(records: Sequence[PairRecord], encoder: SentenceEncoder,
+                   min_fill: float | None = None) -> tuple[list, CountingCollator]:
+    """Pair items and a collator from parasim's pre-processing (split + tokenize once)."""
+    corpus = prepare({"train": list(records)}, encoder.tokenizer, unit="sentences",
+                     max_seq_length=encoder.max_seq_length, paragraph_max_tokens=PARAGRAPH_MAX_TOKENS)
+    split = corpus.splits["train"]
+    items = [(split.a[i], split.b[i], float(split.labels[i]), int(split.subsets[i])) for i in range(len(split))]
+    collator = CountingCollator(corpus.units, encoder.tokenizer.pad_token_id, BATCH_TOKENS)
+    if min_fill is not None:
+        collator.min_fill = min_fill
+    return items, collator
+
+
+class _LightningClock(L.Callback):
+    def __init__(self) -> None:
+        self.clock = Clock()
+        self.elapsed = (0.0, 0.0)
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.clock.start()
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.elapsed = self.clock.stop()
+
+
+def parasim_train(records: Sequence[PairRecord], precision: str = "32-true") -> Timing:
+    """One epoch over `records` at the seed's settings through the real Lightning Trainer."""
+    encoder = load_pretrained(model_dir())
+    items, collator = prepared_items(records, encoder)
+    loader = DataLoader(items, batch_size=BATCH, shuffle=True, generator=torch.Generator().manual_seed(42),
+                        collate_fn=collator)
+    module = ParaphraseModule(SEF1MSELoss(encoder), optimizer=partial(torch.optim.SGD, lr=5e-5, momentum=0.0),
+                              scheduler=constant)
+    timer = _LightningClock()
+    trainer = L.Trainer(accelerator="cpu", devices=1, precision=precision, max_epochs=1, gradient_clip_val=2.0,
+                        gradient_clip_algorithm="norm", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
+                        num_sanity_val_steps=0, limit_val_batches=0)
+    trainer.fit(module, train_dataloaders=loader)
+    wall, cpu = timer.elapsed
+    return Timing(wall, cpu, len(items), {"real_tokens": collator.real, "padded_tokens": collator.padded})
+
+
+def peer_train(records: Sequence[PairRecord], bf16: bool = False) -> Timing:
+    import peer
+
+    model = peer.load(model_dir())
+    with tempfile.TemporaryDirectory(prefix="peer-train-") as out:
+        clock = peer.train(model, [r.text_a for r in records], [r.text_b for r in records],
+                           [r.label for r in records], out, bf16=bf16, batch_size=BATCH)
+    return Timing(clock.elapsed[0], clock.elapsed[1], len(records))
+
+
+def parasim_loss(records: Sequence[PairRecord], precision: str = "32-true") -> float:
+    """SEF1MSE of one batch with dropout off (eval mode), no gradients."""
+    encoder = load_pretrained(model_dir()).eval()
+    items, collator = prepared_items(records, encoder)
+    batch = collator(items)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16-mixed"):
+        return float(SEF1MSELoss(encoder)(batch, batch.labels))
+
+
+def peer_loss(records: Sequence[PairRecord]) -> float:
+    import peer
+
+    model = peer.load(model_dir()).eval()
+    features = [model.preprocess([r.text_a for r in records]), model.preprocess([r.text_b for r in records])]
+    labels = torch.tensor([r.label for r in records], dtype=torch.float32)
+    with torch.no_grad():
+        return float(peer.PeerSEF1MSE(model)(features, labels))
+
+
+def train_steps(encoder: SentenceEncoder, records: Sequence[PairRecord], min_fill: float | None = None,
+                warmup: int = 1) -> Timing:
+    """fwd + bwd + SGD step per batch in a plain loop (no Trainer): the model's own cost per pair."""
+    items, collator = prepared_items(records, encoder, min_fill)
+    batches = [collator(items[i : i + BATCH]) for i in range(0, len(items), BATCH)]
+    loss_fn = SEF1MSELoss(encoder.train())
+    optimizer = torch.optim.SGD(encoder.parameters(), lr=5e-5)
+    clock = Clock()
+    for i, batch in enumerate(batches):
+        if i == warmup:
+            clock.start()
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(batch, batch.labels).backward()
+        torch.nn.utils.clip_grad_norm_(encoder.parameters(), 2.0)
+        optimizer.step()
+    wall, cpu = clock.stop()
+    measured = batches[warmup:]
+    return Timing(wall, cpu, sum(len(b) for b in measured),
+                  {"real_tokens": sum(b.real_tokens for b in measured),
+                   "padded_tokens": sum(b.padded_tokens for b in measured),
+                   "sentences": sum(int((b.a_index >= 0).sum() + (b.b_index >= 0).sum()) for b in measured)})

@@ -28,6 +28,7 @@ from omegaconf import DictConfig, open_dict
 
 from parasim.callbacks import InterruptCheckpoint, stored_wandb_run_id
 from parasim.errors import ParasimError
+from parasim.evaluation.plots import plot_training_loss
 from parasim.module import ParaphraseModule
 from parasim.reliability import preflight
 from parasim.run_artifacts import export_run, log_run_config, write_metrics, write_run_info
@@ -91,6 +92,8 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path, started: float, loggers: li
     metrics["time/train_job_s"] = time.perf_counter() - started
     metrics["data/prepare_s"] = datamodule.prepare_seconds
     write_metrics(output_dir, metrics)
+    if trainer.is_global_zero:
+        plot_training_loss(output_dir)
     if cfg.export.get("enabled") and trainer.is_global_zero:
         path = export_run(cfg, module, datamodule, metrics, output_dir)
         log.info("exported sentence-transformers model to %s", path)
@@ -132,7 +135,22 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     _status(output_dir, "completed", started, wandb_run_id=run_id(loggers))
     finish_wandb(loggers, 0)
     print_metrics({k: v for k, v in metrics.items() if not k.endswith("/n")}, title=f"metrics ({output_dir})")
+    _print_locations(cfg, output_dir)
     return metrics
+
+
+@rank_zero_only
+def _print_locations(cfg: DictConfig, output_dir: Path) -> None:
+    """Where everything went, so nobody has to dig through the run dir."""
+    places = {"run dir": output_dir, "metrics": output_dir / "metrics.json", "config": output_dir / ".hydra",
+              "checkpoints": output_dir / "checkpoints", "training loss plot": output_dir / "loss_curve.png",
+              "export (SentenceTransformer(path))": Path(cfg.export.dir) if cfg.export.get("enabled") else None}
+    for name, path in places.items():
+        if path is not None and path.exists():
+            print(f"{name:>36}: {path}")
+    offline = sorted((output_dir / "wandb").glob("offline-run-*"))
+    if offline:
+        print(f"{'W&B (offline)':>36}: wandb sync {offline[-1]}")
 
 
 def sweep_value(cfg: DictConfig, metrics: dict[str, Any]) -> float:

@@ -28,10 +28,10 @@ from parasim.models.encoder import load_pretrained  # noqa: E402
 from parasim.weights import model_dir  # noqa: E402
 
 SIZES = {  # pairs per row; every training row is a multiple of the batch (4)
-    "full": {"train": 24, "bf16": 4, "rss": 12, "score": 48, "growth": 8, "ablation": 8},
-    "quick": {"train": 8, "bf16": 4, "rss": 4, "score": 8, "growth": 4, "ablation": 4},
+    "full": {"train": 24, "bf16": 4, "rss": 12, "score": 48, "growth": 32, "ablation": 8},
+    "quick": {"train": 8, "bf16": 4, "rss": 4, "score": 8, "growth": 16, "ablation": 4},
 }
-GROWTH_K = (2, 4, 8)  # sentences per paragraph: 1×, 2×, 4×
+GROWTH = (1, 2, 4)  # sentences per paragraph relative to the default data (2–4 per paragraph)
 
 
 def data():
@@ -40,14 +40,22 @@ def data():
     return splits["train"], splits["test"]
 
 
+def peak_rss_mb() -> float:
+    """VmHWM of this process: unlike ru_maxrss, it starts afresh at exec, so a child does not inherit
+    the high-water mark of the parent it was forked from."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def rss_child(side: str, pairs: int) -> None:
     """Train `pairs` pairs (fp32, batch 4) on one side only and print this process's peak RSS."""
     import sides
 
     train, _ = data()
     timing = sides.peer_train(train[:pairs]) if side == "peer" else sides.parasim_train(train[:pairs])
-    print(json.dumps({"side": side, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "pairs": timing.pairs}))
+    print(json.dumps({"side": side, "peak_rss_mb": peak_rss_mb(), "pairs": timing.pairs}))
 
 
 def rss(side: str, pairs: int) -> float:
@@ -71,7 +79,8 @@ def run(size: dict) -> dict:
     say("loss equality (dropout off, one batch of 4)")
     r["loss_peer"] = sides.peer_loss(check)
     r["loss_parasim"] = sides.parasim_loss(check)
-    say(f"  peer {r['loss_peer']:.9f}  parasim {r['loss_parasim']:.9f}  |Δ| {abs(r['loss_peer'] - r['loss_parasim']):.2e}")
+    gap = abs(r["loss_peer"] - r["loss_parasim"])
+    say(f"  peer {r['loss_peer']:.9f}  parasim {r['loss_parasim']:.9f}  |Δ| {gap:.2e}")
 
     say(f"training fp32, {size['train']} pairs each")
     r["train_peer"] = sides.peer_train(train[: size["train"]])
@@ -106,10 +115,11 @@ def run(size: dict) -> dict:
         r["ablation"][name] = sides.train_steps(encoder, records, min_fill=fill)
         say(f"  {name}: {r['ablation'][name].pairs_per_s:.3f} pairs/s")
 
-    say(f"cost growth: {GROWTH_K} sentences per paragraph")
-    r["growth"] = levers.growth(load_pretrained(model_dir()), corpus_path("mtmp_pan"), GROWTH_K, size["growth"])
+    say(f"cost growth: {GROWTH}× the sentences per paragraph, same {size['growth']} pairs' sentences")
+    growth_records = train[size["train"] : size["train"] + size["growth"]]
+    r["growth"] = levers.growth(load_pretrained(model_dir()), growth_records, GROWTH)
     for row in r["growth"]:
-        say(f"  k={row['k']}: {row['s_per_pair']:.3f} s/pair")
+        say(f"  {row['factor']}×: {row['s_per_pair']:.3f} s/pair, {row['sentences_per_pair']:.1f} sentences/pair")
 
     say("profile of one fp32 training step")
     r["profile_table"], r["profile_share"] = levers.profile_step(load_pretrained(model_dir()), train)

@@ -66,11 +66,11 @@ class CountingCollator(PairCollator):
         return batch
 
 
-def prepared_items(records: Sequence[PairRecord], encoder: SentenceEncoder,
-                   min_fill: float | None = None) -> tuple[list, CountingCollator]:
+def prepared_items(records: Sequence[PairRecord], encoder: SentenceEncoder, min_fill: float | None = None,
+                   paragraph_max_tokens: int | None = PARAGRAPH_MAX_TOKENS) -> tuple[list, CountingCollator]:
     """Pair items and a collator from parasim's pre-processing (split + tokenize once)."""
     corpus = prepare({"train": list(records)}, encoder.tokenizer, unit="sentences",
-                     max_seq_length=encoder.max_seq_length, paragraph_max_tokens=PARAGRAPH_MAX_TOKENS)
+                     max_seq_length=encoder.max_seq_length, paragraph_max_tokens=paragraph_max_tokens)
     split = corpus.splits["train"]
     items = [(split.a[i], split.b[i], float(split.labels[i]), int(split.subsets[i])) for i in range(len(split))]
     collator = CountingCollator(corpus.units, encoder.tokenizer.pad_token_id, BATCH_TOKENS)
@@ -139,9 +139,9 @@ def peer_loss(records: Sequence[PairRecord]) -> float:
 
 
 def train_steps(encoder: SentenceEncoder, records: Sequence[PairRecord], min_fill: float | None = None,
-                warmup: int = 1) -> Timing:
+                paragraph_max_tokens: int | None = PARAGRAPH_MAX_TOKENS, warmup: int = 1) -> Timing:
     """fwd + bwd + SGD step per batch in a plain loop (no Trainer): the model's own cost per pair."""
-    items, collator = prepared_items(records, encoder, min_fill)
+    items, collator = prepared_items(records, encoder, min_fill, paragraph_max_tokens)
     batches = [collator(items[i : i + BATCH]) for i in range(0, len(items), BATCH)]
     loss_fn = SEF1MSELoss(encoder.train())
     optimizer = torch.optim.SGD(encoder.parameters(), lr=5e-5)

@@ -52,7 +52,7 @@ def test_card_of_a_tiny_training_run_holds_its_numbers(train_cfg, tmp_path: Path
     assert f"| Brier | {fit['brier']:.4f} | {fit['brier_calibrated']:.4f} |" in card
     assert fit["brier_calibrated"] <= fit["brier"]
 
-    losses = pd.read_csv(tmp_path / "csv" / "metrics.csv")["train/loss_step"].dropna()
+    losses = pd.read_csv(tmp_path / "csv" / "metrics.csv")["train/loss"].dropna()
     assert f"| 0 | {losses.iloc[0]:.4f} |" in card
 
     dataset = json.loads((tmp_path / "dataset_card.json").read_text())

@@ -85,6 +85,7 @@ def first_step(tmp_path: Path, trainer_choice: str, per_process_batch: int) -> d
     return json.loads(out.read_text())
 
 
+@pytest.mark.slow
 def test_ddp_first_step_matches_single_process(tmp_path: Path) -> None:
     single = first_step(tmp_path, "cpu", GLOBAL_BATCH)
     ddp = first_step(tmp_path, "ddp_cpu", GLOBAL_BATCH // 2)
@@ -94,6 +95,7 @@ def test_ddp_first_step_matches_single_process(tmp_path: Path) -> None:
     assert single["grad_norm"] > 1e-4  # a real gradient, not two zeros that trivially agree
 
 
+@pytest.mark.slow
 def test_ddp_cpu_trains_and_tests_from_the_cli(tmp_path: Path) -> None:
     """Fit and test each spawn their own workers; both stages log into one metrics.csv."""
     run = tmp_path / "run"
@@ -106,7 +108,7 @@ def test_ddp_cpu_trains_and_tests_from_the_cli(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     with (run / "csv" / "metrics.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    losses = [float(r["train/loss_step"]) for r in rows if r.get("train/loss_step")]
+    losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
     assert len(losses) == 2 and all(torch.isfinite(torch.tensor(losses)))
     assert any(r.get("test/roc_auc") for r in rows)
     assert (run / "checkpoints" / "last.ckpt").exists()

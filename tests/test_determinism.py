@@ -7,13 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT
 
 STEPS = 4
 
 
 def step_losses(tmp_path: Path, name: str, seed: int) -> list[float]:
-    """`train/loss_step` of a fresh `scripts/train.py` process, one value per optimizer step."""
+    """`train/loss` of a fresh `scripts/train.py` process, one value per optimizer step."""
     run = tmp_path / name
     result = subprocess.run(
         [sys.executable, "scripts/train.py", "model=mpnet_tiny", "logger=csv", "precision=32-true", "trainer=cpu",
@@ -23,10 +25,11 @@ def step_losses(tmp_path: Path, name: str, seed: int) -> list[float]:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     with (run / "csv" / "metrics.csv").open() as handle:
-        rows = [r for r in csv.DictReader(handle) if r.get("train/loss_step")]
-    return [float(r["train/loss_step"]) for r in sorted(rows, key=lambda r: int(r["step"]))]
+        rows = [r for r in csv.DictReader(handle) if r.get("train/loss")]
+    return [float(r["train/loss"]) for r in sorted(rows, key=lambda r: int(r["step"]))]
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_step_losses(tmp_path: Path) -> None:
     first = step_losses(tmp_path, "a", seed=42)
     second = step_losses(tmp_path, "b", seed=42)

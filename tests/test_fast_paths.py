@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import needs_weights
-from parasim.data.collate import PairCollator, chunk_by_budget, encode_chunks, encode_token_lists
+from parasim.data.collate import PairCollator, chunk_by_budget, encode_chunks, encode_token_lists, group_by_budget
 from parasim.data.splitter import split_sentences
 from parasim.losses import SEF1MSELoss
 from parasim.models.encoder import build_tiny, load_pretrained
@@ -137,3 +137,10 @@ def test_packed_real_model_matches_sentence_transformers() -> None:
     reference = sentence_transformers.SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True)
     theirs = torch.as_tensor(reference.encode(SENTENCES, show_progress_bar=False))
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-4)
+
+
+def test_grouped_chunks_stay_within_budget_and_keep_order() -> None:
+    chunks, _, _ = chunk_by_budget([list(range(n)) for n in (40, 30, 30, 12, 9, 5, 5, 3)], 64, pad_id=1)
+    groups = group_by_budget(chunks, 64)
+    assert [c for g in groups for c in g] == chunks
+    assert all(sum(ids.numel() for ids, _ in g) <= 64 or len(g) == 1 for g in groups)

@@ -12,13 +12,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 from safetensors.torch import load_file
+from torch import nn
+from torch.utils.data import DataLoader
 
 from conftest import ROOT, compose_train
 from parasim.errors import ParasimError
+from parasim.reliability import NanGuard, NonFiniteLossError
 from parasim.reliability.overrides import type_problem
 from parasim.reliability.preflight import check_checkpoint, check_model_files, check_output_dir
 from parasim.reliability.secrets import check_no_secrets
@@ -41,6 +46,7 @@ def train_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: py
                      *overrides: str) -> subprocess.CompletedProcess:
     """`scripts/train.py` for runs that stop before training: the same `cli()`, minus the interpreter start."""
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    monkeypatch.setattr(HydraConfig.instance(), "cfg", HydraConfig.instance().cfg)  # Hydra leaves it set
     monkeypatch.setattr(sys, "argv", ["scripts/train.py", *QUICK, f"hydra.run.dir={tmp_path / 'run'}",
                                       f"data.cache_dir={tmp_path / 'prepared'}", *overrides])
     with pytest.raises(SystemExit) as stopped:
@@ -200,8 +206,34 @@ def test_nan_loss_stops_with_message_and_last_good_checkpoint(tmp_path: Path) ->
     batch = next(iter(datamodule.train_dataloader()))
     assert math.isfinite(float(module.loss_fn(batch, batch.labels).detach()))  # "good" means: gives a finite loss
     with (tmp_path / "run" / "csv" / "metrics.csv").open() as handle:
-        logged = [r["train/loss_step"] for r in csv.DictReader(handle) if r.get("train/loss_step")]
+        logged = [r["train/loss"] for r in csv.DictReader(handle) if r.get("train/loss")]
     assert logged and all(math.isfinite(float(v)) for v in logged)  # no NaN reached the logs
+
+
+class InfiniteGradient(L.LightningModule):
+    """A finite loss (0) whose gradient is infinite: d/dw sqrt(w - w) at 0."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(3))
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        return torch.sqrt((self.w - self.w.detach()).sum()) + batch.sum() * 0
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(torch.zeros(8, 1), batch_size=2)
+
+
+def test_nan_guard_stops_on_an_infinite_gradient_before_the_step(tmp_path: Path) -> None:
+    trainer = L.Trainer(accelerator="cpu", max_steps=4, callbacks=[NanGuard()], default_root_dir=tmp_path,
+                        logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    with pytest.raises(NonFiniteLossError, match="gradient norm is inf at step 0"):
+        trainer.fit(InfiniteGradient())
+    saved = torch.load(tmp_path / "checkpoints" / "last_good.ckpt", weights_only=False)
+    assert torch.equal(saved["state_dict"]["w"], torch.ones(3))  # the bad update was never applied
 
 
 KILLED_JSON_WRITE = """

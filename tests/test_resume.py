@@ -38,8 +38,8 @@ class SignalAt(L.Callback):
 
 
 def step_losses(run_dir: Path) -> dict[int, float]:
-    frame = pd.read_csv(run_dir / "csv" / "metrics.csv").dropna(subset=["train/loss_step"])
-    return dict(zip(frame["step"].astype(int), frame["train/loss_step"], strict=True))
+    frame = pd.read_csv(run_dir / "csv" / "metrics.csv").dropna(subset=["train/loss"])
+    return dict(zip(frame["step"].astype(int), frame["train/loss"], strict=True))
 
 
 def weights(checkpoint: Path) -> dict[str, torch.Tensor]:

@@ -70,10 +70,10 @@ def test_each_job_has_its_own_offline_wandb_run_with_its_metrics(grid: Path) -> 
         overrides = yaml.safe_load((grid / str(i) / ".hydra" / "overrides.yaml").read_text())
         assert all(o in run["name"] for o in overrides if o.startswith(("optimizer.lr=", "loss=")))
         assert run["exit_code"] == 0
-        losses = logged(run, "train/loss_step")
+        losses = logged(run, "train/loss")
         assert len(losses) == 4  # 16 pairs, batches of 4
         csv = pd.read_csv(grid / str(i) / "csv" / "metrics.csv")
-        assert csv["train/loss_step"].dropna().tolist() == pytest.approx(losses)
+        assert csv["train/loss"].dropna().tolist() == pytest.approx(losses)
         metrics = json.loads((grid / str(i) / "metrics.json").read_text())
         assert logged(run, "val/roc_auc")[-1] == pytest.approx(metrics["val/roc_auc"])
         assert logged(run, "test/mse")[-1] == pytest.approx(metrics["test/mse"])

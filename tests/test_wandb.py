@@ -139,9 +139,9 @@ def test_run_config_is_the_full_resolved_config(failing_multirun) -> None:
 def test_metrics_are_logged_under_split_names(failing_multirun) -> None:
     _, sweep = failing_multirun
     run = offline_run(sweep / "0")
-    assert logged(run, "train/loss_step") and logged(run, "val/roc_auc") and logged(run, "test/roc_auc")
+    assert logged(run, "train/loss") and logged(run, "val/roc_auc") and logged(run, "test/roc_auc")
     frame = pd.read_csv(sweep / "0" / "csv" / "metrics.csv")  # the CSV logger wrote alongside
-    assert frame["train/loss_step"].dropna().tolist() == pytest.approx(logged(run, "train/loss_step"))
+    assert frame["train/loss"].dropna().tolist() == pytest.approx(logged(run, "train/loss"))
 
 
 def test_api_key_is_written_nowhere(failing_multirun) -> None:

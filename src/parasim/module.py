@@ -37,7 +37,7 @@ class ParaphraseModule(L.LightningModule):
 
     def training_step(self, batch: PairBatch, batch_idx: int) -> torch.Tensor:
         loss = self.loss_fn(batch, batch.labels)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch))
+        self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=len(batch))
         return loss
 
     def _eval_step(self, batch: PairBatch) -> None:

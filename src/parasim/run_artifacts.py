@@ -91,9 +91,9 @@ def training_log(output_dir: Path, every: int = 10) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     with path.open() as handle:
-        rows = [r for r in csv.DictReader(handle) if r.get("train/loss_step")]
+        rows = [r for r in csv.DictReader(handle) if r.get("train/loss")]
     picked = rows[::every] + ([rows[-1]] if rows and (len(rows) - 1) % every else [])
-    return [{"step": int(r["step"]), "train/loss": float(r["train/loss_step"])} for r in picked]
+    return [{"step": int(r["step"]), "train/loss": float(r["train/loss"])} for r in picked]
 
 
 def export_run(cfg: DictConfig, module: ParaphraseModule, datamodule: PairDataModule, metrics: Mapping[str, float],

@@ -124,4 +124,19 @@ def encode_token_lists(encoder: SentenceEncoder, token_lists: Sequence[Sequence[
     device = next(encoder.parameters()).device
     chunks, rows, _ = chunk_by_budget(token_lists, batch_tokens, encoder.tokenizer.pad_token_id)
     chunks = [(ids.to(device), mask.to(device)) for ids, mask in chunks]
-    return encode_chunks(encoder, chunks)[rows.to(device)]
+    embeddings = torch.cat([encode_chunks(encoder, group) for group in group_by_budget(chunks, batch_tokens)])
+    return embeddings[rows.to(device)]
+
+
+def group_by_budget(chunks: Sequence[tuple[torch.Tensor, torch.Tensor]],
+                    budget: int) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
+    """Consecutive chunks of ≤ `budget` padded tokens in all: one packed forward each, so memory stays bounded."""
+    groups: list[list[tuple[torch.Tensor, torch.Tensor]]] = []
+    size = budget
+    for chunk in chunks:
+        if size + chunk[0].numel() > budget:
+            groups.append([])
+            size = 0
+        groups[-1].append(chunk)
+        size += chunk[0].numel()
+    return groups

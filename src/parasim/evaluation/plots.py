@@ -79,10 +79,10 @@ def read_training_loss(run_dir: Path) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     frame = pd.read_csv(path)
-    if "train/loss_step" not in frame:
+    if "train/loss" not in frame:
         return None
-    frame = frame.dropna(subset=["train/loss_step"])
-    return pd.DataFrame({"step": frame["step"].astype(int), "loss": frame["train/loss_step"].astype(float)})
+    frame = frame.dropna(subset=["train/loss"])
+    return pd.DataFrame({"step": frame["step"].astype(int), "loss": frame["train/loss"].astype(float)})
 
 
 def plot_training_loss(run_dir: str | Path, path: str | Path | None = None, window: int = LOSS_WINDOW) -> Path | None:

@@ -85,7 +85,8 @@ class NanGuard(Callback):
     def _stop(self, trainer: L.Trainer, pl_module: L.LightningModule, what: str, current_is_good: bool) -> None:
         step = trainer.global_step
         where = f"{what} at step {step} (epoch {trainer.current_epoch}); training stopped."
-        hint = "Lower optimizer.lr, keep trainer.gradient_clip_val, try precision=32-true, or check the data."
+        hint = ("Lower optimizer.lr and start again, keep trainer.gradient_clip_val, try precision=32-true, "
+                "or check the data.")
         if current_is_good:
             good_step = step
         elif self._good is not None:
@@ -99,4 +100,5 @@ class NanGuard(Callback):
         trainer.save_checkpoint(path)
         log.error("NaN guard: saved the weights after step %s to %s", good_step, path)
         raise NonFiniteLossError(f"{where} The weights after step {good_step}, the last with a finite loss, are "
-                                 f"saved in {path} (resume with ckpt_path={path}). {hint}")
+                                 f"saved in {path} (a full checkpoint: ckpt_path= resumes from it with its optimizer "
+                                 f"state, learning rate included). {hint}")

@@ -122,7 +122,7 @@ def test_bad_input(tmp_path: Path, scorer_model: Path, name: str) -> None:
     else:
         assert trained.returncode == 0 and "Traceback" not in trained.stderr, trained.stderr[-3000:]
         with (out / "csv" / "metrics.csv").open() as handle:
-            losses = [float(r["train/loss_step"]) for r in csv.DictReader(handle) if r.get("train/loss_step")]
+            losses = [float(r["train/loss"]) for r in csv.DictReader(handle) if r.get("train/loss")]
         assert len(losses) == 2 and all(math.isfinite(v) for v in losses)
         card = json.loads((out / "dataset_card.json").read_text())
         assert {key: card[key] for key in expected} == expected

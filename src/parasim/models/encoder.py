@@ -64,8 +64,13 @@ class SentenceEncoder(nn.Module):
 
     @torch.no_grad()
     def encode(self, sentences: list[str], batch_tokens: int = 8192) -> torch.Tensor:
-        """Embed sentences without gradients in length-sorted chunks (little padding)."""
-        return encode_token_lists(self, self.tokenize(sentences), batch_tokens)
+        """Embed sentences without gradients or dropout, in length-sorted chunks (little padding)."""
+        was_training = self.training
+        self.eval()
+        try:
+            return encode_token_lists(self, self.tokenize(sentences), batch_tokens)
+        finally:
+            self.train(was_training)
 
 
 def load_pretrained(path: str | Path, max_seq_length: int = MAX_SEQ_LENGTH) -> SentenceEncoder:
@@ -78,7 +83,9 @@ def load_pretrained(path: str | Path, max_seq_length: int = MAX_SEQ_LENGTH) -> S
         )
     transformer = AutoModel.from_pretrained(path, local_files_only=True, use_safetensors=True)
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    return SentenceEncoder(transformer, tokenizer, max_seq_length)
+    # from_pretrained returns eval mode; Lightning keeps a module's mode at fit start, so without this
+    # the base model would train without dropout (the seed's trainer trains with it)
+    return SentenceEncoder(transformer.train(), tokenizer, max_seq_length)
 
 
 def build_tiny(tokenizer_path: str | Path, hidden_size: int = 32, num_layers: int = 2, num_heads: int = 2,

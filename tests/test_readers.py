@@ -187,7 +187,7 @@ def _write_table(path: Path, columns: tuple[str, str, str], rows: list[tuple]) -
             writer.writerow(columns)
             writer.writerows(rows)
     elif suffix == ".jsonl":
-        lines = [json.dumps(dict(zip(columns, row))) for row in rows]
+        lines = [json.dumps(dict(zip(columns, row, strict=False))) for row in rows]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     else:
         pd.DataFrame(rows, columns=list(columns)).to_parquet(path)

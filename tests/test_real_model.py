@@ -43,7 +43,8 @@ def test_encoder_matches_sentence_transformers(encoder) -> None:
 def test_export_loads_in_sentence_transformers(encoder, tmp_path: Path) -> None:
     from sentence_transformers import SentenceTransformer
 
-    target = export_sentence_transformer(encoder, tmp_path / "export", card="---\nlibrary_name: sentence-transformers\n---\n")
+    card = "---\nlibrary_name: sentence-transformers\n---\n"
+    target = export_sentence_transformer(encoder, tmp_path / "export", card=card)
     loaded = SentenceTransformer(str(target), device="cpu")
     assert loaded.max_seq_length == 384
     assert loaded.similarity_fn_name == "cosine"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from hydra.utils import instantiate
 from lightning import Callback
 from lightning.pytorch.loggers import Logger
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 

@@ -121,7 +121,7 @@ def _delimited_table(path: Path, delimiter: str) -> _Table:
                     raise ParasimError(
                         f"{path}, line {start}: {len(fields)} fields, but the header has {len(header)}"
                     )
-                rows.append((start, dict(zip(header, fields))))
+                rows.append((start, dict(zip(header, fields, strict=True))))
             start = reader.line_num + 1
     except csv.Error as exc:
         raise ParasimError(f"{path}, line {reader.line_num}: malformed row ({exc})") from exc

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from torch import Tensor, nn
+from torch.utils.data import BatchSampler, SequentialSampler
 from transformers import TrainerCallback
 
 from parasim.data.splitter import split_sentences
@@ -73,33 +74,41 @@ class PeerSEF1MSE(nn.Module):
 
 
 class TrainClock(TrainerCallback):
-    """Wall and process-CPU seconds from the start to the end of the training loop (setup excluded)."""
+    """Wall and process-CPU seconds from the end of the first (warm-up) step to the end of training."""
 
     elapsed = (0.0, 0.0)
 
-    def on_train_begin(self, args, state, control, **kwargs):
-        self.start = (time.perf_counter(), time.process_time())
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == 1:
+            self.start = (time.perf_counter(), time.process_time())
 
     def on_train_end(self, args, state, control, **kwargs):
         self.elapsed = (time.perf_counter() - self.start[0], time.process_time() - self.start[1])
 
 
+class InOrderTrainer(SentenceTransformerTrainer):
+    """The stock trainer, with batches in dataset order so both sides train on the same batches."""
+
+    def get_batch_sampler(self, dataset, batch_size: int, drop_last: bool, *args, **kwargs) -> BatchSampler:
+        return BatchSampler(SequentialSampler(range(len(dataset))), batch_size, drop_last)
+
+
 def train(model: SentenceTransformer, texts_a: Sequence[str], texts_b: Sequence[str], labels: Sequence[float],
-          output_dir: str | Path, bf16: bool = False, batch_size: int = 4, seed: int = 42) -> TrainClock:
-    """One epoch of the seed's settings over the given pairs; returns its clock."""
+          output_dir: str | Path, batch_size: int = 4, seed: int = 42) -> TrainClock:
+    """One epoch of the seed's settings over the given pairs, in order; returns its clock (first step excluded)."""
     from datasets import Dataset
 
     data = Dataset.from_dict({"text_a": list(texts_a), "text_b": list(texts_b), "label": list(labels)})
     args = SentenceTransformerTrainingArguments(
         output_dir=str(output_dir), per_device_train_batch_size=batch_size, num_train_epochs=1,
         learning_rate=5e-5, lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0, max_grad_norm=2.0,
-        bf16=bf16, use_cpu=True, seed=seed, dataloader_pin_memory=False, report_to="none", save_strategy="no",
+        use_cpu=True, seed=seed, dataloader_pin_memory=False, report_to="none", save_strategy="no",
         logging_strategy="no", disable_tqdm=True,
     )
     optimizer = torch.optim.SGD(model.parameters(), lr=5e-5, momentum=0.0, weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
     clock = TrainClock()
-    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=PeerSEF1MSE(model),
+    trainer = InOrderTrainer(model=model, args=args, train_dataset=data, loss=PeerSEF1MSE(model),
                                          optimizers=(optimizer, scheduler), callbacks=[clock])
     trainer.train()
     return clock

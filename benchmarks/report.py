@@ -51,7 +51,8 @@ def summary(r: dict) -> dict:
         ("training pairs/s, fp32, batch 4", train, "≥ 2.0", train >= 2.0 and loss_gap <= TOLERANCE_LOSS,
          f"loss |Δ| {loss_gap:.1e} (≤ 1e-6); CPU-time ratio {train_cpu:.2f}"),
         ("training pairs/s, bf16-mixed vs peer fp32", bf16, "≥ 3.5", bf16 >= 3.5,
-         f"bf16 loss {r['loss_bf16']:.6f} vs fp32 {r['loss_parasim']:.6f} (|Δ| {bf16_gap:.1e})"),
+         f"bf16 loss {r['loss_bf16']:.6f} vs fp32 {r['loss_parasim']:.6f} (|Δ| {bf16_gap:.1e}); "
+         f"bf16 ÷ fp32 step speed {r['train_bf16'].pairs_per_s / r['step_fp32'].pairs_per_s:.2f}"),
         ("padding efficiency (real / encoder tokens)", padding, "≥ 0.95", padding >= 0.95,
          "PairBatch.real_tokens / padded_tokens over the training batches"),
         ("scoring pairs/s (no gradients)", scoring, "≥ 4", scoring >= 4 and score_gap <= TOLERANCE_SCORE,
@@ -97,10 +98,11 @@ def markdown(r: dict, s: dict) -> str:
     lines = [
         "# parasim vs the peer — latest `python benchmarks/run.py`", "",
         f"- date: {time.strftime('%Y-%m-%d %H:%M %Z')}; total {r['total_s']:.0f} s",
-        f"- CPU: {cpu_model()}, {r['threads']} torch threads; flags: {cpu_flags()}; "
+        f"- CPU: {cpu_model()}; torch threads per side: {r['threads']}; flags: {cpu_flags()}; "
         f"native bf16: {'yes' if cpu_has_fast_bf16() else 'no'}",
         f"- load average (1/5/15 min) before: {'/'.join(f'{x:.2f}' for x in r['load_before'])}, "
-        f"after: {'/'.join(f'{x:.2f}' for x in r['load_after'])} — other jobs shared the cores when above ~0.5",
+        f"after: {'/'.join(f'{x:.2f}' for x in r['load_after'])} — this run adds about its thread count; "
+        "more means other jobs shared the cores",
         f"- versions: {_versions()}",
         "- data: paragraph pairs of the default data (MTMP-PAN, 2–4 sentences per paragraph), train split for "
         "training, test split for scoring; weights: all-mpnet-base-v2 from the local cache; batch 4; SGD lr 5e-5, "
@@ -112,7 +114,9 @@ def markdown(r: dict, s: dict) -> str:
               for n, v, tg, m, note in s["rows"]]
     lines += ["", "## Raw figures", "", "| row | peer | parasim |", "|---|---|---|",
               f"| train fp32 | {t(r['train_peer'])} | {t(r['train_parasim'])} |",
-              f"| train bf16-mixed | (peer row is fp32) | {t(r['train_bf16'])} |",
+              f"| one step, dropout off, fp32 (plain loop) | | {t(r['step_fp32'])} |",
+              f"| one step, dropout off, bf16-mixed (plain loop) | (bf16 target is vs peer fp32) | "
+              f"{t(r['train_bf16'])} |",
               f"| scoring SE-F1 | {t(r['score_peer'])} | {t(r['score_parasim'])} |",
               f"| scoring, int8 dynamic (rejected) | | {t(r['score_int8'])}; max abs ΔF1 vs fp32 {s['int8_gap']:.3f} |",
               f"| loss, one batch, dropout off | {r['loss_peer']:.9f} | {r['loss_parasim']:.9f} |",
@@ -130,8 +134,9 @@ def markdown(r: dict, s: dict) -> str:
                      f"{g['s_per_pair']:.3f} | {lin:.2f} |")
     share = r["profile_share"]
     lines += ["", "## Profile of one fp32 training step (torch.profiler, self CPU time)", "",
-              f"GEMMs (mm/addmm/bmm): {share['gemm']:.0%}; softmax: {share['attention_softmax']:.0%}; "
-              f"optimizer + clipping: {share['optimizer_and_clip']:.0%}.", "", "```", r["profile_table"], "```", ""]
+              f"GEMMs (mm/addmm/bmm): {share['gemm']:.0%}; softmax: {share['softmax']:.0%}; dropout masks: "
+              f"{share['dropout']:.0%}; the rest is element-wise work (residual adds, SGD update, LayerNorm, GELU).",
+              "", "```", r["profile_table"], "```", ""]
     lines += [(HERE_NOTES).read_text()]
     return "\n".join(lines)
 

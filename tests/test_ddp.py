@@ -95,20 +95,41 @@ def test_ddp_first_step_matches_single_process(tmp_path: Path) -> None:
     assert single["grad_norm"] > 1e-4  # a real gradient, not two zeros that trivially agree
 
 
-@pytest.mark.slow
-def test_ddp_cpu_trains_and_tests_from_the_cli(tmp_path: Path) -> None:
-    """Fit and test each spawn their own workers; both stages log into one metrics.csv."""
-    run = tmp_path / "run"
-    result = subprocess.run(
+def ddp_cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, "scripts/train.py", "trainer=ddp_cpu", "model=mpnet_tiny", "logger=csv", "precision=32-true",
-         "eval_base=false", "export.enabled=false", "data.limit=16", "data.batch_size=2", "trainer.max_steps=2",
-         f"hydra.run.dir={run}", f"data.cache_dir={tmp_path / 'prepared'}"],
+         "export.enabled=false", "data.limit=16", "data.batch_size=2", f"hydra.run.dir={tmp_path / 'run'}",
+         f"data.cache_dir={tmp_path / 'prepared'}", *overrides],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
+
+
+@pytest.mark.slow
+def test_ddp_cpu_trains_and_tests_from_the_cli(tmp_path: Path) -> None:
+    """Base test, fit and test each spawn their own workers; all stages reach metrics.csv and metrics.json."""
+    run = tmp_path / "run"
+    result = ddp_cli(tmp_path, "eval_base=true")  # one whole epoch, so validation runs at its end
     assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((run / "metrics.json").read_text())
+    for stage in ("base", "val", "test"):  # logged in the spawned workers, recovered by the main process
+        assert 0.0 <= metrics[f"{stage}/mse"] <= 1.0, sorted(metrics)
+    assert f"{metrics['test/mse']:.4f}" in result.stdout  # the printed table shows the workers' metrics too
     with (run / "csv" / "metrics.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
-    assert len(losses) == 2 and all(torch.isfinite(torch.tensor(losses)))
+    assert len(losses) >= 2 and all(torch.isfinite(torch.tensor(losses)))
     assert any(r.get("test/roc_auc") for r in rows)
     assert (run / "checkpoints" / "last.ckpt").exists()
+
+
+@pytest.mark.slow
+def test_ddp_cpu_nan_guard_ends_with_one_line(tmp_path: Path) -> None:
+    """The guard raises in the workers; the user reads its one-line error, as in a single process."""
+    result = ddp_cli(tmp_path, "eval_base=false", "test=false", "optimizer.lr=1e30", "trainer.max_steps=6")
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 2 and len(errors) == 1, result.stderr[-3000:]
+    assert "the training loss is nan" in errors[0] and "last_good.ckpt" in errors[0]
+    assert "Traceback" not in result.stderr and "terminated with the following error" not in result.stderr
+    status = json.loads((tmp_path / "run" / "job_status.json").read_text())
+    assert status["status"] == "failed" and status["error"].startswith("NonFiniteLossError: the training loss is nan")
+    assert (tmp_path / "run" / "checkpoints" / "last_good.ckpt").is_file()

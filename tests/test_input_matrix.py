@@ -141,11 +141,14 @@ def test_bad_input(tmp_path: Path, scorer_model: Path, name: str) -> None:
     with scores.open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == input_rows(content)
-    assert all(-1e-6 <= float(r["sef1"]) <= 1 + 1e-6 for r in rows)  # finite; in [0, 1] up to float rounding
+    if not rows:
+        assert scores.read_bytes() == b""  # nothing in, nothing out: not a lone newline that reads as one blank row
+    assert all(0.0 <= float(r["sef1"]) <= 1.0 for r in rows)  # finite and in [0, 1], rounding overshoot clamped
     if name == "not_utf8":
         assert "not valid UTF-8" in scored.stderr
     if name == "empty_paragraphs":
         assert [float(r["sef1"]) for r in rows[30:]] == [0.0] * len(EMPTY_ROWS)  # SE-F1 of an empty side is 0
+        assert [float(r["cosine"]) for r in rows[30:]] == [0.0] * len(EMPTY_ROWS)  # and so is its cosine
     if name.startswith("label_"):
         assert rows[5]["label"] == {"label_2": "2", "label_minus_1": "-1", "label_nan": "NaN",
                                     "label_yes": "yes"}[name]  # labels are passed through untouched

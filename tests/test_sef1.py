@@ -8,7 +8,7 @@ from parasim.data.collate import PairCollator, encode_token_lists
 from parasim.data.splitter import split_sentences
 from parasim.losses import SEF1MSELoss
 from parasim.models.encoder import build_tiny
-from parasim.models.sef1 import sef1_scores
+from parasim.models.sef1 import paragraph_cosine, sef1_scores
 from parasim.weights import model_dir
 
 PAIRS = [
@@ -107,3 +107,20 @@ def test_encode_in_chunks_matches_one_by_one() -> None:
     with torch.no_grad():
         single = torch.cat([enc(torch.tensor([t]), torch.ones(1, len(t), dtype=torch.long)) for t in tokens])
     torch.testing.assert_close(chunked, single, atol=1e-6, rtol=0)
+
+
+def test_rounding_never_lifts_scores_above_one() -> None:
+    """Unit vectors' self dot products overshoot 1 in float32; SE-F1 and cosine must still be ≤ 1."""
+    emb = torch.nn.functional.normalize(torch.randn(400, 768), dim=-1)
+    assert ((emb * emb).sum(dim=-1) > 1).any()  # the overshoot this test is about does occur
+    rows = torch.arange(400).reshape(200, 2)
+    assert (sef1_scores(emb, rows, rows) <= 1).all()
+    assert (paragraph_cosine(emb, rows[:, :1], rows[:, :1]) <= 1).all()
+
+
+def test_paragraph_cosine_of_an_empty_side_is_zero() -> None:
+    """Empty paragraphs have no unit (-1): their cosine is 0 like their SE-F1, not 1 for two empty texts."""
+    emb = torch.nn.functional.normalize(torch.randn(2, 8), dim=-1)
+    a, b = torch.tensor([[0], [-1], [-1]]), torch.tensor([[0], [1], [-1]])
+    torch.testing.assert_close(paragraph_cosine(emb, a, b), torch.tensor([1.0, 0.0, 0.0]))
+    assert paragraph_cosine(emb, torch.empty(2, 0, dtype=torch.long), b[:2]).tolist() == [0.0, 0.0]

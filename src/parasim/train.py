@@ -34,13 +34,14 @@ from parasim.reliability import preflight
 from parasim.run_artifacts import export_run, log_run_config, write_metrics, write_run_info
 from parasim.sweeps.status import write_status
 from parasim.tracking import configure_wandb, finish_wandb, log_run_images, run_id
-from parasim.utils.console import print_config_tree, print_metrics, user_errors
+from parasim.utils.console import print_config_tree, print_metrics, user_error_in, user_errors
 from parasim.utils.files import write_json_atomic
 from parasim.utils.instantiate import instantiate_callbacks, instantiate_loggers
 from parasim.utils.precision import resolve_precision
 from parasim.utils.resolvers import register_resolvers
 
 log = logging.getLogger(__name__)
+EVAL_PREFIXES = ("base", "val", "test")
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 
 
@@ -82,11 +83,14 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path, started: float, loggers: li
     if cfg.get("eval_base"):
         module.test_prefix = "base"
         trainer.test(module, datamodule=datamodule)
+        _keep_stage_metrics(module, trainer)
         module.test_prefix = "test"
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=False)
+    _keep_stage_metrics(module, trainer)
     if cfg.get("test"):
         best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
         trainer.test(module, datamodule=datamodule, ckpt_path=best, weights_only=False)
+        _keep_stage_metrics(module, trainer)
 
     metrics = {k: float(v) for k, v in module.last_metrics.items()}
     metrics["time/train_job_s"] = time.perf_counter() - started
@@ -99,6 +103,18 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path, started: float, loggers: li
         log.info("exported sentence-transformers model to %s", path)
     log_run_images(loggers, output_dir)
     return metrics
+
+
+def _keep_stage_metrics(module: ParaphraseModule, trainer: L.Trainer) -> None:
+    """Copy the stage's evaluation metrics from `trainer.callback_metrics` into `module.last_metrics`.
+
+    Under a spawning strategy (`trainer=ddp_cpu`) the module that logged them lived in the workers; Lightning
+    hands rank 0's logged metrics back to the main process, and only there. Single-process runs already
+    hold the same values; counts (`…/n`) are never logged, so those stay as the module recorded them.
+    """
+    for name, value in trainer.callback_metrics.items():
+        if name.split("/", 1)[0] in EVAL_PREFIXES:
+            module.last_metrics.setdefault(name, float(value))
 
 
 def _resume_hint(checkpoint: Path) -> str:
@@ -129,7 +145,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         print(f"interrupted by {signum.name}; {hint}", file=sys.stderr)
         raise SystemExit(128 + signum) from None
     except BaseException as err:
-        _status(output_dir, "failed", started, error=f"{type(err).__name__}: {err}", wandb_run_id=run_id(loggers))
+        shown = user_error_in(err) or err  # a DDP worker's error, not the whole worker traceback
+        _status(output_dir, "failed", started, error=f"{type(shown).__name__}: {shown}", wandb_run_id=run_id(loggers))
         finish_wandb(loggers, 1)
         raise
     _status(output_dir, "completed", started, wandb_run_id=run_id(loggers))

@@ -21,7 +21,7 @@ from transformers import PreTrainedTokenizerBase
 from parasim.data.records import PairRecord
 from parasim.data.splitter import split_sentences
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -98,7 +98,7 @@ def prepare(splits: Mapping[str, Sequence[PairRecord]], tokenizer: PreTrainedTok
 
     def units_of(text: str) -> np.ndarray:
         text = _cut_paragraph(text, tokenizer, paragraph_max_tokens)
-        pieces = split_sentences(text) if unit == "sentences" else [text]
+        pieces = split_sentences(text) if unit == "sentences" else [text] if text.strip() else []  # empty: no unit
         return np.asarray([unit_ids.setdefault(p, len(unit_ids)) for p in pieces], dtype=np.int32)
 
     prepared: dict[str, PreparedSplit] = {}

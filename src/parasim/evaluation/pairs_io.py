@@ -70,7 +70,7 @@ def write_rows(target: str, rows: Sequence[dict[str, Any]]) -> None:
     buffer = io.StringIO(newline="")
     if kind == "jsonl":
         buffer.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-    else:
+    elif rows:  # no rows, no header: an empty input gives an empty output, not a bare newline
         columns = list(dict.fromkeys(k for row in rows for k in row))
         writer = csv.DictWriter(buffer, columns, delimiter="\t" if kind == "tsv" else ",", lineterminator="\n")
         writer.writeheader()

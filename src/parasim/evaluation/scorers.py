@@ -61,7 +61,9 @@ def paragraph_scorers(encoder: SentenceEncoder, a: Sequence[str], b: Sequence[st
                                progress="paragraphs" if progress else None)
     n = len(a)
     pa, pb = torch.as_tensor(positions[:n], dtype=torch.long), torch.as_tensor(positions[n:], dtype=torch.long)
-    out = {"cosine": (embeddings[pa] * embeddings[pb]).sum(dim=-1).numpy().astype(np.float64)}
+    present = torch.as_tensor([bool(x.strip()) and bool(y.strip()) for x, y in zip(a, b, strict=True)])
+    cosine = (embeddings[pa] * embeddings[pb]).sum(dim=-1).clamp(-1, 1) * present  # empty side: 0, as in SE-F1
+    out = {"cosine": cosine.numpy().astype(np.float64)}
     if bertscore:
         out["bertscore"] = np.asarray([greedy_f1(states[i], states[j]) for i, j in zip(pa.tolist(), pb.tolist(),
                                                                                       strict=True)])

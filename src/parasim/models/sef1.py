@@ -26,13 +26,22 @@ def sef1_scores(embeddings: torch.Tensor, a_index: torch.Tensor, b_index: torch.
     sim = torch.bmm(emb_a, emb_b.transpose(1, 2))
     pair_valid = valid_a.unsqueeze(2) & valid_b.unsqueeze(1)
     sim = sim.masked_fill(~pair_valid, _BELOW_COSINE)
-    best_for_b = sim.max(dim=1).values.clamp(min=0) * valid_b
-    best_for_a = sim.max(dim=2).values.clamp(min=0) * valid_a
+    # clamp(max=1): unit vectors' dot products overshoot 1 by rounding, and F1 must stay in [0, 1]
+    best_for_b = sim.max(dim=1).values.clamp(0, 1) * valid_b
+    best_for_a = sim.max(dim=2).values.clamp(0, 1) * valid_a
     precision = best_for_b.sum(dim=1) / valid_b.sum(dim=1).clamp(min=1)
     recall = best_for_a.sum(dim=1) / valid_a.sum(dim=1).clamp(min=1)
     return 2 * precision * recall / (precision + recall + EPS)
 
 
 def paragraph_cosine(embeddings: torch.Tensor, a_index: torch.Tensor, b_index: torch.Tensor) -> torch.Tensor:
-    """Cosine of the first unit of each side: the paragraph embeddings when units are paragraphs."""
-    return (embeddings[a_index[:, 0]] * embeddings[b_index[:, 0]]).sum(dim=-1)
+    """Cosine of the first unit of each side: the paragraph embeddings when units are paragraphs.
+
+    An empty paragraph has no unit (index -1) and scores 0, as under SE-F1, so two empty texts are not
+    "identical paraphrases" with cosine 1.
+    """
+    if a_index.shape[1] == 0 or b_index.shape[1] == 0:
+        return embeddings.new_zeros(a_index.shape[0])
+    emb_a, valid_a = _gather(embeddings, a_index[:, 0])
+    emb_b, valid_b = _gather(embeddings, b_index[:, 0])
+    return (emb_a * emb_b).sum(dim=-1).clamp(-1, 1) * (valid_a & valid_b)

@@ -62,11 +62,16 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def user_error_in(err: BaseException | None) -> ParasimError | None:
-    """The ParasimError behind `err`, also when a library (e.g. Hydra's instantiate) wrapped it."""
+    """The ParasimError behind `err`, also when a library (Hydra's instantiate) wrapped it or a DDP worker raised it."""
+    from parasim.reliability.worker_errors import worker_user_error  # lazy: parasim.reliability imports Lightning
+
     seen = set()
     while err is not None and id(err) not in seen:
         if isinstance(err, ParasimError):
             return err
+        from_worker = worker_user_error(err)
+        if from_worker is not None:
+            return from_worker
         seen.add(id(err))
         err = err.__cause__ or err.__context__
     return None

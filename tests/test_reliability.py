@@ -19,6 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 from safetensors.torch import load_file
 from torch import nn
+from torch.multiprocessing import ProcessRaisedException
 from torch.utils.data import DataLoader
 
 from conftest import ROOT, compose_train
@@ -27,6 +28,7 @@ from parasim.reliability import NanGuard, NonFiniteLossError
 from parasim.reliability.overrides import type_problem
 from parasim.reliability.preflight import check_checkpoint, check_model_files, check_output_dir
 from parasim.reliability.secrets import check_no_secrets
+from parasim.reliability.worker_errors import worker_user_error
 from parasim.train import build, cli
 
 QUICK = ["model=mpnet_tiny", "logger=csv", "precision=32-true", "trainer=cpu", "eval_base=false", "test=false",
@@ -208,6 +210,23 @@ def test_nan_loss_stops_with_message_and_last_good_checkpoint(tmp_path: Path) ->
     with (tmp_path / "run" / "csv" / "metrics.csv").open() as handle:
         logged = [r["train/loss"] for r in csv.DictReader(handle) if r.get("train/loss")]
     assert logged and all(math.isfinite(float(v)) for v in logged)  # no NaN reached the logs
+
+
+def worker_trace(last_line: str) -> ProcessRaisedException:
+    trace = ("\n\n-- Process 1 terminated with the following error:\nTraceback (most recent call last):\n"
+             '  File "x.py", line 3, in step\n    raise Oops("a: b")\n' + last_line + "\n")
+    return ProcessRaisedException(trace, 1, 4242)
+
+
+def test_worker_errors_are_recovered_only_for_parasim_classes() -> None:
+    """A DDP worker's ParasimError comes back as itself; other errors (or unknown classes) stay tracebacks."""
+    found = worker_user_error(worker_trace(
+        "parasim.reliability.nan_guard.NonFiniteLossError: the training loss is nan at step 3: see last_good.ckpt"))
+    assert isinstance(found, NonFiniteLossError)
+    assert str(found) == "the training loss is nan at step 3: see last_good.ckpt"
+    for line in ("ValueError: bad", "torch.OutOfMemoryError: CUDA out of memory", "parasim.nowhere.Error: x"):
+        assert worker_user_error(worker_trace(line)) is None
+    assert worker_user_error(ValueError("parasim.errors.ParasimError: x")) is None  # only torch's worker exception
 
 
 class InfiniteGradient(L.LightningModule):

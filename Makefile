@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv weights run smoke test lint bench clean
+.PHONY: venv weights run smoke test lint bench gpu-kit clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ lint: venv
 
 bench: weights
 	$(BIN)/python benchmarks/run.py
+
+# What benchmarks/gpu_run.sh needs on a GPU machine (Python 3.12, no `datasets`): carry .whl and benchmarks/.kit
+gpu-kit: weights
+	$(BIN)/python benchmarks/gpu.py --kit benchmarks/.kit
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
+		datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19
 
 clean:
 	rm -rf $(VENV) outputs/*/ .pytest_cache

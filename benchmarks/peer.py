@@ -25,8 +25,14 @@ from parasim.data.splitter import split_sentences
 EPS = 1e-10
 
 
-def load(path: str | Path) -> SentenceTransformer:
-    return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+def load(path: str | Path, device: str = "cpu") -> SentenceTransformer:
+    return SentenceTransformer(str(path), device=device, local_files_only=True)
+
+
+def _now() -> tuple[float, float]:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()  # GPU work is asynchronous: a clock reads only what has finished
+    return time.perf_counter(), time.process_time()
 
 
 def pair_f1(emb_a: Tensor, emb_b: Tensor) -> Tensor:
@@ -80,10 +86,11 @@ class TrainClock(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step == 1:
-            self.start = (time.perf_counter(), time.process_time())
+            self.start = _now()
 
     def on_train_end(self, args, state, control, **kwargs):
-        self.elapsed = (time.perf_counter() - self.start[0], time.process_time() - self.start[1])
+        end = _now()
+        self.elapsed = (end[0] - self.start[0], end[1] - self.start[1])
 
 
 class InOrderTrainer(SentenceTransformerTrainer):
@@ -94,7 +101,7 @@ class InOrderTrainer(SentenceTransformerTrainer):
 
 
 def train(model: SentenceTransformer, texts_a: Sequence[str], texts_b: Sequence[str], labels: Sequence[float],
-          output_dir: str | Path, batch_size: int = 4, seed: int = 42) -> TrainClock:
+          output_dir: str | Path, batch_size: int = 4, seed: int = 42, fp16: bool = False) -> TrainClock:
     """One epoch of the seed's settings over the given pairs, in order; returns its clock (first step excluded)."""
     from datasets import Dataset
 
@@ -102,8 +109,8 @@ def train(model: SentenceTransformer, texts_a: Sequence[str], texts_b: Sequence[
     args = SentenceTransformerTrainingArguments(
         output_dir=str(output_dir), per_device_train_batch_size=batch_size, num_train_epochs=1,
         learning_rate=5e-5, lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0, max_grad_norm=2.0,
-        use_cpu=True, seed=seed, dataloader_pin_memory=False, report_to="none", save_strategy="no",
-        logging_strategy="no", disable_tqdm=True,
+        use_cpu=model.device.type == "cpu", fp16=fp16, seed=seed, dataloader_pin_memory=False, report_to="none",
+        save_strategy="no", logging_strategy="no", disable_tqdm=True,
     )
     optimizer = torch.optim.SGD(model.parameters(), lr=5e-5, momentum=0.0, weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)

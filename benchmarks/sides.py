@@ -47,10 +47,17 @@ class Clock:
     """Wall and CPU time between start() and stop()."""
 
     def start(self) -> None:
+        _sync()
         self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
 
     def stop(self) -> tuple[float, float]:
+        _sync()
         return time.perf_counter() - self.wall0, time.process_time() - self.cpu0
+
+
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()  # GPU work is asynchronous: a clock reads only what has finished
 
 
 class CountingCollator(PairCollator):
@@ -94,34 +101,38 @@ class _LightningClock(L.Callback):
         self.elapsed = self.clock.stop()
 
 
-def parasim_train(records: Sequence[PairRecord], precision: str = "32-true") -> Timing:
+def parasim_train(records: Sequence[PairRecord], precision: str = "32-true", path: str | None = None,
+                  accelerator: str = "cpu", batch: int = BATCH) -> Timing:
     """One epoch over `records` in order at the seed's settings through the real Lightning Trainer.
 
     The first batch is the warm-up (one-time allocations, kernel set-up): timing and the padding count
     start after it, as on the peer's side, which trains on the same batches in the same order.
     """
-    encoder = load_pretrained(model_dir())
+    encoder = load_pretrained(path or model_dir())
     items, collator = prepared_items(records, encoder)
-    loader = DataLoader(items, batch_size=BATCH, shuffle=False, collate_fn=collator)
+    loader = DataLoader(items, batch_size=batch, shuffle=False, collate_fn=collator)
     module = ParaphraseModule(SEF1MSELoss(encoder), optimizer=partial(torch.optim.SGD, lr=5e-5, momentum=0.0),
                               scheduler=constant)
     timer = _LightningClock()
-    trainer = L.Trainer(accelerator="cpu", devices=1, precision=precision, max_epochs=1, gradient_clip_val=2.0,
+    trainer = L.Trainer(accelerator=accelerator, devices=1, precision=precision, max_epochs=1, gradient_clip_val=2.0,
                         gradient_clip_algorithm="norm", logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
                         num_sanity_val_steps=0, limit_val_batches=0)
     trainer.fit(module, train_dataloaders=loader)
     wall, cpu = timer.elapsed
-    return Timing(wall, cpu, len(items) - BATCH, {"real_tokens": collator.real, "padded_tokens": collator.padded})
+    timed = [collator(items[i : i + batch]) for i in range(batch, len(items), batch)]  # the batches after warm-up
+    return Timing(wall, cpu, len(items) - batch, {"real_tokens": collator.real, "padded_tokens": collator.padded,
+                                                  "timed_real_tokens": sum(b.real_tokens for b in timed)})
 
 
-def peer_train(records: Sequence[PairRecord]) -> Timing:
+def peer_train(records: Sequence[PairRecord], path: str | None = None, device: str = "cpu",
+               fp16: bool = False) -> Timing:
     import peer
 
-    model = peer.load(model_dir())
+    model = peer.load(path or model_dir(), device)
     with tempfile.TemporaryDirectory(prefix="peer-train-") as out:
         clock = peer.train(model, [r.text_a for r in records], [r.text_b for r in records],
-                           [r.label for r in records], out, batch_size=BATCH)
+                           [r.label for r in records], out, batch_size=BATCH, fp16=fp16)
     return Timing(clock.elapsed[0], clock.elapsed[1], len(records) - BATCH)  # the first batch is the warm-up
 
 

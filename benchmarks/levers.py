@@ -72,6 +72,7 @@ def growth(encoder: SentenceEncoder, records: Sequence[PairRecord], factors: Seq
 
 
 GEMM_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::linear", "aten::matmul")
+MASK_OPS = ("aten::bernoulli_", "aten::random_", "aten::ge")  # torch's dropout mask; parasim's (parasim.models.dropout)
 
 
 def profile_step(encoder: SentenceEncoder, records: Sequence) -> tuple[str, dict[str, float]]:
@@ -92,7 +93,7 @@ def profile_step(encoder: SentenceEncoder, records: Sequence) -> tuple[str, dict
     share = {
         "gemm": sum(e.self_cpu_time_total for e in averages if e.key in GEMM_OPS) / total,
         "softmax": sum(e.self_cpu_time_total for e in averages if "softmax" in e.key) / total,
-        "dropout": sum(e.self_cpu_time_total for e in averages if e.key == "aten::bernoulli_") / total,
+        "dropout": sum(e.self_cpu_time_total for e in averages if e.key in MASK_OPS) / total,
     }
     table = averages.table(sort_by="self_cpu_time_total", row_limit=12, max_name_column_width=40)
     return table, share

@@ -1,0 +1,80 @@
+"""parasim's CPU dropout (parasim.models.dropout) and the training-mode packed path that uses it.
+
+The mask is drawn differently from torch's, so the checks are on its law (rate, scale, seed,
+gradient) and on the packed path matching `MPNetModel` in training mode once dropout keeps every unit.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from parasim.data.collate import chunk_by_budget, encode_chunks
+from parasim.models.dropout import dropout
+from parasim.models.encoder import build_tiny
+from parasim.weights import model_dir
+from test_fast_paths import SENTENCES
+
+
+def test_drops_at_rate_p_and_scales_the_rest() -> None:
+    x = torch.ones(1000, 768)
+    y = dropout(x, 0.1, True)
+    kept = y != 0
+    assert torch.equal(y[kept], torch.full_like(y[kept], 1 / 0.9))
+    assert abs(1 - kept.float().mean().item() - 0.1) < 0.005  # 768k draws: the bound is ~15 standard deviations
+    assert abs(y.mean().item() - 1.0) < 0.01  # the scale keeps the expectation
+
+
+def test_is_identity_when_off_and_follows_the_seed() -> None:
+    x = torch.randn(64, 32)
+    assert dropout(x, 0.1, False) is x and dropout(x, 0.0, True) is x
+    torch.manual_seed(3)
+    first, second = dropout(x, 0.5, True), dropout(x, 0.5, True)
+    torch.manual_seed(3)
+    assert torch.equal(dropout(x, 0.5, True), first)
+    assert not torch.equal(first, second)
+
+
+def test_gradient_is_the_mask_times_the_scale() -> None:
+    x = torch.randn(200, 50, requires_grad=True)
+    y = dropout(x, 0.3, True)
+    y.backward(torch.ones_like(y))
+    expected = (y.detach() != 0).float() / 0.7
+    torch.testing.assert_close(x.grad, expected, atol=0, rtol=1e-6)
+
+
+def _tiny_training(packed: bool, p: float):
+    encoder = build_tiny(model_dir(), seed=1).train()
+    encoder.packed = packed
+    for module in encoder.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = p
+    return encoder
+
+
+def test_training_mode_packed_path_equals_mpnet_when_dropout_keeps_everything() -> None:
+    """p so small that no unit is dropped: the spelled-out attention and the hidden dropouts of the
+    packed path must give `MPNetModel`'s training-mode outputs and gradients."""
+    results = []
+    for packed in (True, False):
+        encoder = _tiny_training(packed, 1e-12)
+        chunks, _, _ = chunk_by_budget(encoder.tokenize(SENTENCES), 8192, encoder.tokenizer.pad_token_id, 0.95)
+        out = encode_chunks(encoder, chunks)
+        out.pow(2).sum(dim=0).mul(torch.arange(out.shape[1])).sum().backward()
+        results.append((out.detach(), {n: p.grad for n, p in encoder.named_parameters() if p.grad is not None}))
+    (out_packed, grads_packed), (out_plain, grads_plain) = results
+    assert len(chunks) > 1 and any(mask.min() == 0 for _, mask in chunks)  # several chunks, some padded
+    torch.testing.assert_close(out_packed, out_plain, atol=1e-5, rtol=1e-5)
+    assert grads_packed.keys() == grads_plain.keys()
+    scale = max(float(g.abs().max()) for g in grads_plain.values())
+    for name, grad in grads_plain.items():
+        torch.testing.assert_close(grads_packed[name], grad, atol=1e-4 * scale, rtol=0, msg=name)
+
+
+def test_training_mode_packed_path_drops_units() -> None:
+    encoder = _tiny_training(True, 0.5)
+    chunks, _, _ = chunk_by_budget(encoder.tokenize(SENTENCES), 8192, encoder.tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    first = encode_chunks(encoder, chunks)
+    torch.manual_seed(0)
+    assert torch.equal(encode_chunks(encoder, chunks), first)  # seeded runs repeat
+    assert not torch.allclose(encode_chunks(encoder, chunks), first)

@@ -115,10 +115,19 @@ def test_ctrl_c_stops_after_the_batch_with_a_checkpoint(tmp_path: Path) -> None:
     cfg = compose_train(["data.limit=16", "export.enabled=false", "test=false", "~callbacks.progress_bar",
                          "+callbacks.kill._target_=test_resume.SignalAt", "+callbacks.kill.step=2",
                          f"+callbacks.kill.signum={int(signal.SIGINT)}"], tmp_path)
-    with pytest.raises(SystemExit) as stop:
-        train(cfg)
+
+    def outer_handler(signum, frame) -> None:  # stands for pytest's Ctrl-C handler: the run must hand it back
+        raise KeyboardInterrupt
+
+    original = signal.signal(signal.SIGINT, outer_handler)
+    try:
+        with pytest.raises(SystemExit) as stop:
+            train(cfg)
+        restored = signal.getsignal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, original)
     assert stop.value.code == 128 + signal.SIGINT
     state = torch.load(tmp_path / "checkpoints" / "interrupted.ckpt", map_location="cpu", weights_only=False)
     assert state["global_step"] == 2
     assert json.loads((tmp_path / "job_status.json").read_text())["signal"] == "SIGINT"
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # pytest's Ctrl-C works again
+    assert restored is outer_handler  # the handler it found is back

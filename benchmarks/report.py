@@ -141,7 +141,7 @@ def markdown(r: dict, s: dict) -> str:
         lines.append(f"| {g['factor']}× | {g['pairs']} | {g['sentences_per_pair']:.1f} | {g['tokens_per_pair']:.0f} | "
                      f"{g['s_per_pair']:.3f} | {lin:.2f} |")
     share = r["profile_share"]
-    lines += ["", "## Profile of one fp32 training step (torch.profiler, self CPU time)", "",
+    lines += ["", "## Profile of one steady fp32 training step (torch.profiler, self CPU, after a warm-up step)", "",
               f"GEMMs (mm/addmm/bmm): {share['gemm']:.0%}; softmax: {share['softmax']:.0%}; dropout masks: "
               f"{share['dropout']:.0%}; the rest is element-wise work (residual adds, SGD update, LayerNorm, GELU).",
               "", "```", r["profile_table"], "```", ""]

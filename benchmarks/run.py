@@ -28,7 +28,7 @@ from parasim.models.encoder import load_pretrained  # noqa: E402
 from parasim.weights import model_dir  # noqa: E402
 
 SIZES = {  # pairs per row (every training row a multiple of the batch, 4); rounds of the side-by-side rows
-    "full": {"train": 24, "rss": 4, "score": 24, "growth": 8, "ablation": 4, "train_rounds": 2, "score_rounds": 3},
+    "full": {"train": 24, "rss": 4, "score": 24, "growth": 8, "ablation": 4, "train_rounds": 3, "score_rounds": 3},
     "quick": {"train": 8, "rss": 4, "score": 4, "growth": 4, "ablation": 4, "train_rounds": 1, "score_rounds": 1},
 }
 DEFAULT_THREADS = os.cpu_count() or 1  # the machine's limit; --threads 1 is steadier on shared cores

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from parasim.data.collate import chunk_by_budget, encode_chunks
-from parasim.models.dropout import dropout
+from parasim.models.dropout import dropout, keep_mask
 from parasim.models.encoder import build_tiny
 from parasim.weights import model_dir
 from test_fast_paths import SENTENCES, assert_same_gradients
@@ -22,6 +22,16 @@ def test_drops_at_rate_p_and_scales_the_rest() -> None:
     assert torch.equal(y[kept], torch.full_like(y[kept], 1 / 0.9))
     assert abs(1 - kept.float().mean().item() - 0.1) < 0.005  # 768k draws: the bound is ~15 standard deviations
     assert abs(y.mean().item() - 1.0) < 0.01  # the scale keeps the expectation
+
+
+def test_every_lane_of_a_draw_drops_at_rate_p() -> None:
+    """Four mask entries share one 64-bit draw: each of the four positions must drop at rate p on its own
+    (a lane that reads a sign bit or a shorter range would be biased)."""
+    mask = keep_mask((200_000, 4), 0.25, torch.float32)
+    assert torch.equal(mask.unique(), torch.tensor([0.0, 1 / 0.75]))
+    rates = (mask == 0).float().mean(dim=0)
+    assert torch.all((rates - 0.25).abs() < 0.005), rates  # 200k draws per lane: ~5 standard deviations
+    assert keep_mask((3, 5), 0.1, torch.float64).dtype == torch.float64
 
 
 def test_is_identity_when_off_and_follows_the_seed() -> None:

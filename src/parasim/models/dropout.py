@@ -3,8 +3,8 @@
 Why: torch's CPU dropout draws one 32-bit Mersenne-Twister number per element for a float
 Bernoulli mask (`bernoulli_`, one thread), divides it by 1 − p and multiplies: ≈ 9 ms per
 1,000 × 768 activations on two cores, ≈ 6 % of a training step of all-mpnet-base-v2. Here 16
-random bits per element come from NumPy's PCG64 (four elements per 64-bit draw, ≈ 4× faster than
-torch's generator), seeded by one draw of torch's generator, so `torch.manual_seed` and
+random bits per element come from NumPy's PCG64 (four elements per 64-bit draw: ≈ 4× faster than
+one torch draw per element), seeded by one draw of torch's generator, so `torch.manual_seed` and
 `seed_everything` still fix every mask. One comparison and one `where` give the float mask that
 already holds the scale 1 / (1 − p); forward and backward are then one multiply each.
 p is honoured to 1/65,536 (0.1 drops at rate 0.100006). Other devices keep torch's fused kernel.

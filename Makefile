@@ -37,12 +37,18 @@ lint: venv
 bench: weights
 	$(BIN)/python benchmarks/run.py
 
-# What benchmarks/gpu_run.sh needs on a GPU machine (Python 3.12, no `datasets`): carry .whl and benchmarks/.kit
+# What benchmarks/gpu_run.sh needs on a GPU machine (Python 3.12; no hydra-core, omegaconf or datasets there):
+# the weight-less model files and the missing packages, at this venv's versions. Carry .whl and benchmarks/.kit.
+GPU_WHEELS = hydra-core omegaconf datasets dill multiprocess
 gpu-kit: weights
 	$(BIN)/python benchmarks/gpu.py --kit benchmarks/.kit
+	rm -rf .whl
 	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
-		datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19
+		$$($(BIN)/python -c "import importlib.metadata as m; print(*(f'{p}=={m.version(p)}' for p in '$(GPU_WHEELS)'.split()))")
+	# omegaconf's parser runtime is published as source only (pure Python; built there with its setuptools)
+	$(BIN)/python -m pip download --quiet --no-deps --no-binary=:all: -d .whl \
+		antlr4-python3-runtime==$$($(BIN)/python -c "import importlib.metadata as m; print(m.version('antlr4-python3-runtime'))")
 
 clean:
 	rm -rf $(VENV) outputs/*/ .pytest_cache

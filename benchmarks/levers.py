@@ -72,7 +72,7 @@ def growth(encoder: SentenceEncoder, records: Sequence[PairRecord], factors: Seq
 
 
 GEMM_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::linear", "aten::matmul")
-# torch's dropout mask; parasim's comparison and `where` (its NumPy draws are not profiled: models/dropout.py)
+# torch's dropout mask; parasim's comparison and `where` (its NumPy draws are not profiled: models/kernels.py)
 MASK_OPS = ("aten::bernoulli_", "aten::random_", "aten::ge", "aten::where")
 
 

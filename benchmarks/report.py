@@ -35,13 +35,13 @@ def cpu_flags() -> str:
 def summary(r: dict) -> dict:
     """Every figure of the issue's table: value, target, met, note; and the closing JSON line."""
     loss_gap = abs(r["loss_peer"] - r["loss_parasim"])
-    bf16_gap = abs(r["loss_bf16"] - r["loss_parasim"])
+    bf16_gap = abs(r["loss_bf16"] - r["loss_parasim"]) if "train_bf16" in r else None
     score_gap = float(np.max(np.abs(r["score_peer_values"] - r["score_parasim_values"])))
     int8_gap = float(np.max(np.abs(r["score_parasim_values"] - r["score_int8_values"])))
     peer, ours = r["train_peer"], r["train_parasim"]
     train = ours.pairs_per_s / peer.pairs_per_s
     train_cpu = (peer.cpu / peer.pairs) / (ours.cpu / ours.pairs)
-    bf16 = r["train_bf16"].pairs_per_s / peer.pairs_per_s
+    bf16 = r["train_bf16"].pairs_per_s / peer.pairs_per_s if "train_bf16" in r else None
     padding = ours.extra["real_tokens"] / ours.extra["padded_tokens"]
     scoring = r["score_parasim"].pairs_per_s / r["score_peer"].pairs_per_s
     rss = r["rss_parasim"] / r["rss_peer"]
@@ -50,9 +50,10 @@ def summary(r: dict) -> dict:
     rows = [
         ("training pairs/s, fp32, batch 4", train, "≥ 2.0", train >= 2.0 and loss_gap <= TOLERANCE_LOSS,
          f"loss |Δ| {loss_gap:.1e} (≤ 1e-6); CPU-time ratio {train_cpu:.2f}"),
-        ("training pairs/s, bf16-mixed vs peer fp32", bf16, "≥ 3.5", bf16 >= 3.5,
-         f"bf16 loss {r['loss_bf16']:.6f} vs fp32 {r['loss_parasim']:.6f} (|Δ| {bf16_gap:.1e}); "
-         f"bf16 ÷ fp32 step speed {r['train_bf16'].pairs_per_s / r['step_fp32'].pairs_per_s:.2f}"),
+        *([("training pairs/s, bf16-mixed vs peer fp32", bf16, "≥ 3.5", bf16 >= 3.5,
+            f"bf16 loss {r['loss_bf16']:.6f} vs fp32 {r['loss_parasim']:.6f} (|Δ| {bf16_gap:.1e}); "
+            f"bf16 ÷ fp32 step speed {r['train_bf16'].pairs_per_s / r['step_fp32'].pairs_per_s:.2f}")]
+          if bf16 is not None else []),
         ("padding efficiency (real / encoder tokens)", padding, "≥ 0.95", padding >= 0.95,
          "PairBatch.real_tokens / padded_tokens over the training batches"),
         ("scoring pairs/s (no gradients)", scoring, "≥ 4", scoring >= 4 and score_gap <= TOLERANCE_SCORE,
@@ -64,7 +65,8 @@ def summary(r: dict) -> dict:
     ]
     json_line = {
         "train_fp32_ratio": round(train, 3), "train_fp32_cpu_time_ratio": round(train_cpu, 3),
-        "train_bf16_ratio": round(bf16, 3), "padding_efficiency": round(padding, 4), "scoring_ratio": round(scoring, 3),
+        "train_bf16_ratio": round(bf16, 3) if bf16 is not None else None,
+        "padding_efficiency": round(padding, 4), "scoring_ratio": round(scoring, 3),
         "rss_ratio": round(rss, 3), "loss_abs_diff": loss_gap, "bf16_loss_abs_diff": bf16_gap,
         "score_max_abs_diff": score_gap, "growth_linearity_4x": round(linearity[-1], 3),
         "int8_scoring_ratio": round(r["score_int8"].pairs_per_s / r["score_peer"].pairs_per_s, 3),
@@ -123,7 +125,7 @@ def markdown(r: dict, s: dict) -> str:
               "| train fp32, pairs/s of every round | {} | {} |".format(*map(_rounds, r["train_rounds"])),
               f"| one step, dropout off, fp32 (plain loop) | | {t(r['step_fp32'])} |",
               f"| one step, dropout off, bf16-mixed (plain loop) | (bf16 target is vs peer fp32) | "
-              f"{t(r['train_bf16'])} |",
+              f"{t(r['train_bf16']) if 'train_bf16' in r else 'not run: no native bf16 on this CPU'} |",
               f"| scoring SE-F1 (fastest round) | {t(r['score_peer'])} | {t(r['score_parasim'])} |",
               "| scoring, pairs/s of every round | {} | {} |".format(*map(_rounds, r["score_rounds"])),
               f"| scoring, int8 dynamic (rejected) | | {t(r['score_int8'])}; max abs ΔF1 vs fp32 {s['int8_gap']:.3f} |",

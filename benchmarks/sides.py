@@ -17,17 +17,17 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from parasim.data.collate import PairBatch, PairCollator
+from parasim.data.collate import PairCollator
 from parasim.data.prepare import prepare
 from parasim.data.records import PairRecord
 from parasim.losses import SEF1MSELoss
+from parasim.models.batching import PairBatch
 from parasim.models.encoder import SentenceEncoder, load_pretrained
 from parasim.module import ParaphraseModule
 from parasim.schedulers import constant
 from parasim.weights import model_dir
 
 BATCH = 4
-BATCH_TOKENS = 8192
 PARAGRAPH_MAX_TOKENS = 384  # the peer decodes 384-token-capped paragraphs; parasim reproduces that here
 
 
@@ -61,29 +61,39 @@ def _sync() -> None:
 
 
 class CountingCollator(PairCollator):
-    """PairCollator that adds up real and padded tokens of every batch it builds."""
+    """PairCollator that adds up real and padded tokens of every batch it builds, and the model's attention work
+    (Σ length² over its sentences: the score and value matmuls of a layer cost 4·hidden FLOPs per unit)."""
 
     real = 0
     padded = 0
+    attention = 0
 
     def __call__(self, items) -> PairBatch:
         batch = super().__call__(items)
         self.real += batch.real_tokens
         self.padded += batch.padded_tokens
+        self.attention += attention_units(batch)
         return batch
+
+
+def attention_units(batch: PairBatch) -> int:
+    """Σ length² over the batch's sentences: (query, key) pairs of real tokens, padding not counted."""
+    inputs = batch.inputs
+    lengths = inputs.packing.lengths if inputs.packing is not None else torch.cat([m.sum(1) for _, m in inputs.chunks])
+    return int((lengths.long() ** 2).sum())
 
 
 def prepared_items(records: Sequence[PairRecord], encoder: SentenceEncoder, min_fill: float | None = None,
                    paragraph_max_tokens: int | None = PARAGRAPH_MAX_TOKENS) -> tuple[list, CountingCollator]:
-    """Pair items and a collator from parasim's pre-processing (split + tokenize once)."""
+    """Pair items and a collator from parasim's pre-processing (split + tokenize once), laid out by the
+    encoder's own planner (`min_fill` overrides its device-dependent chunk fill)."""
     corpus = prepare({"train": list(records)}, encoder.tokenizer, unit="sentences",
                      max_seq_length=encoder.max_seq_length, paragraph_max_tokens=paragraph_max_tokens)
     split = corpus.splits["train"]
-    items = [(split.a[i], split.b[i], float(split.labels[i]), int(split.subsets[i])) for i in range(len(split))]
-    collator = CountingCollator(corpus.units, encoder.tokenizer.pad_token_id, BATCH_TOKENS)
+    items = [(split.a[i], split.b[i], float(split.labels[i]), int(split.subsets[i]), i) for i in range(len(split))]
     if min_fill is not None:
-        collator.min_fill = min_fill
-    return items, collator
+        encoder.planner.min_fill = min_fill
+    return items, CountingCollator(corpus.units, encoder.planner)
 
 
 class _LightningClock(L.Callback):
@@ -122,7 +132,8 @@ def parasim_train(records: Sequence[PairRecord], precision: str = "32-true", pat
     wall, cpu = timer.elapsed
     timed = [collator(items[i : i + batch]) for i in range(batch, len(items), batch)]  # the batches after warm-up
     return Timing(wall, cpu, len(items) - batch, {"real_tokens": collator.real, "padded_tokens": collator.padded,
-                                                  "timed_real_tokens": sum(b.real_tokens for b in timed)})
+                                                  "timed_real_tokens": sum(b.real_tokens for b in timed),
+                                                  "timed_attention_units": sum(attention_units(b) for b in timed)})
 
 
 def peer_train(records: Sequence[PairRecord], path: str | None = None, device: str = "cpu",

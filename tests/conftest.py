@@ -10,6 +10,10 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
+from parasim.data.collate import PairCollator
+from parasim.data.splitter import split_sentences
+from parasim.models.batching import BATCH_TOKENS, PairBatch, Planner
+from parasim.models.encoder import SentenceEncoder, build_tiny
 from parasim.utils.resolvers import register_resolvers
 from parasim.weights import is_complete, model_dir
 
@@ -43,3 +47,32 @@ def compose_train(overrides: list[str] | None = None, output_dir: Path | None = 
 @pytest.fixture
 def train_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
     return lambda overrides=None: compose_train(overrides, tmp_path)
+
+
+# Paragraph pairs with the cases SE-F1 must handle: reordered and missing sentences, `?`/`!`/newline
+# terminators, an empty side.
+PAIRS = [
+    ("The cat sat. It purred loudly! Then it slept.", "A cat was sitting. Then it slept.", 1.0),
+    ("Stocks fell sharply today.", "The weather is lovely? Rain is coming.\nBring a coat.", 0.0),
+    ("", "Empty on the other side.", 0.0),
+    ("Wait... what? No way.", "No way. Wait... what?", 1.0),
+]
+
+
+def tiny(packed: bool = True, seed: int = 1) -> SentenceEncoder:
+    """The tiny MPNet (real tokenizer, random weights, with a pooler) in eval mode: dropout off."""
+    encoder = build_tiny(model_dir(), seed=seed).eval()
+    encoder.packed = packed
+    return encoder
+
+
+def pair_batch(encoder: SentenceEncoder, pairs=PAIRS, batch_tokens: int = BATCH_TOKENS,
+               min_fill: float | None = None) -> PairBatch:
+    """`pairs` collated as the datamodule does, laid out for `encoder` (its packing setting) with this budget/fill."""
+    units: dict[str, int] = {}
+    items = []
+    for i, (a, b, label) in enumerate(pairs):
+        items.append(([units.setdefault(s, len(units)) for s in split_sentences(a)],
+                      [units.setdefault(s, len(units)) for s in split_sentences(b)], label, 0, i))
+    planner = Planner(encoder.tokenizer.pad_token_id, batch_tokens, min_fill, encoder.packed)
+    return PairCollator(encoder.tokenize(list(units)), planner)(items)

@@ -288,8 +288,8 @@ def test_empty_paragraphs_are_kept_scoring_zero_unless_drop_empty(tmp_path: Path
     split = next(s for s in SPLITS if any(not r.text_a.strip() for r in dm.records[s]))
     rows = [i for i, r in enumerate(dm.records[split]) if not r.text_a.strip()]
     prepared = dm.corpus.splits[split]
-    items = [(prepared.a[i], prepared.b[i], float(prepared.labels[i]), 0) for i in rows]
-    batch = PairCollator(dm.corpus.units, dm.tokenizer.pad_token_id)(items)
+    items = [(prepared.a[i], prepared.b[i], float(prepared.labels[i]), 0, i) for i in rows]
+    batch = PairCollator(dm.corpus.units, dm.planner)(items)
     assert all(len(prepared.a[i]) == 0 for i in rows)  # no sentences at all
     assert module.loss_fn.score(batch).tolist() == [0.0] * len(rows)
 

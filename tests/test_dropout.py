@@ -1,4 +1,4 @@
-"""parasim's CPU dropout (parasim.models.dropout) and the training-mode packed path that uses it.
+"""parasim's CPU dropout (parasim.models.kernels) and the training-mode packed path that uses it.
 
 The mask is drawn differently from torch's, so the checks are on its law (rate, scale, seed,
 gradient) and on the packed path matching `MPNetModel` in training mode once dropout keeps every unit.
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import torch
 
-from parasim.data.collate import chunk_by_budget, encode_chunks
-from parasim.models.dropout import dropout, keep_mask
+from parasim.models.batching import Planner
 from parasim.models.encoder import build_tiny
+from parasim.models.kernels import dropout, keep_mask
 from parasim.weights import model_dir
-from test_fast_paths import SENTENCES, assert_same_gradients
+from test_fast_paths import SENTENCES, assert_same_gradients, embed
 
 
 def test_drops_at_rate_p_and_scales_the_rest() -> None:
@@ -67,21 +67,20 @@ def test_training_mode_packed_path_equals_mpnet_when_dropout_keeps_everything() 
     results = []
     for packed in (True, False):
         encoder = _tiny_training(packed, 1e-12)
-        chunks, _, _ = chunk_by_budget(encoder.tokenize(SENTENCES), 8192, encoder.tokenizer.pad_token_id, 0.95)
-        out = encode_chunks(encoder, chunks)
+        out = embed(encoder)
         out.pow(2).sum(dim=0).mul(torch.arange(out.shape[1])).sum().backward()
         results.append((out.detach(), {n: p.grad for n, p in encoder.named_parameters() if p.grad is not None}))
     (out_packed, grads_packed), (out_plain, grads_plain) = results
-    assert len(chunks) > 1 and any(mask.min() == 0 for _, mask in chunks)  # several chunks, some padded
+    inputs, _ = Planner(1, min_fill=0.95, packed=True)(build_tiny(model_dir()).tokenize(SENTENCES))
+    assert len(inputs.packing.shapes) > 1 and any(m is not None for m in inputs.packing.masks)  # some padded
     torch.testing.assert_close(out_packed, out_plain, atol=1e-5, rtol=1e-5)
     assert_same_gradients(grads_packed, grads_plain)
 
 
 def test_training_mode_packed_path_drops_units() -> None:
     encoder = _tiny_training(True, 0.5)
-    chunks, _, _ = chunk_by_budget(encoder.tokenize(SENTENCES), 8192, encoder.tokenizer.pad_token_id)
     torch.manual_seed(0)
-    first = encode_chunks(encoder, chunks)
+    first = embed(encoder)
     torch.manual_seed(0)
-    assert torch.equal(encode_chunks(encoder, chunks), first)  # seeded runs repeat
-    assert not torch.allclose(encode_chunks(encoder, chunks), first)
+    assert torch.equal(embed(encoder), first)  # seeded runs repeat
+    assert not torch.allclose(embed(encoder), first)

@@ -28,7 +28,7 @@ from parasim.reliability import NanGuard, NonFiniteLossError
 from parasim.reliability.overrides import type_problem
 from parasim.reliability.preflight import check_checkpoint, check_model_files, check_output_dir
 from parasim.reliability.secrets import check_no_secrets
-from parasim.reliability.worker_errors import worker_user_error
+from parasim.reliability.worker_errors import WorkerError, worker_exception, worker_user_error
 from parasim.train import build, cli
 
 QUICK = ["model=mpnet_tiny", "logger=csv", "precision=32-true", "trainer=cpu", "eval_base=false", "test=false",
@@ -227,6 +227,19 @@ def test_worker_errors_are_recovered_only_for_parasim_classes() -> None:
     for line in ("ValueError: bad", "torch.OutOfMemoryError: CUDA out of memory", "parasim.nowhere.Error: x"):
         assert worker_user_error(worker_trace(line)) is None
     assert worker_user_error(ValueError("parasim.errors.ParasimError: x")) is None  # only torch's worker exception
+
+
+def test_any_worker_error_ends_as_in_one_process() -> None:
+    """Not the whole worker traceback: the worker's error itself, its class where it is a builtin."""
+    user = worker_exception(worker_trace("parasim.reliability.nan_guard.NonFiniteLossError: the loss is nan"))
+    assert isinstance(user, NonFiniteLossError) and str(user) == "the loss is nan"
+    builtin = worker_exception(worker_trace("RuntimeError: It looks like your LightningModule has parameters that "
+                                            "were not used in producing the loss"))
+    assert type(builtin) is RuntimeError and str(builtin).startswith("It looks like your LightningModule")
+    other = worker_exception(worker_trace("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2 GiB"))
+    assert isinstance(other, WorkerError) and str(other) == "torch.OutOfMemoryError: CUDA out of memory. Tried to " \
+                                                            "allocate 2 GiB"
+    assert worker_exception(ValueError("RuntimeError: x")) is None  # only torch's worker exception carries one
 
 
 class InfiniteGradient(L.LightningModule):

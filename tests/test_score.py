@@ -126,7 +126,8 @@ def test_score_cli_matches_evaluation_path_real_weights(tmp_path: Path) -> None:
     assert len(evaluated) == 50
 
     cfg = compose_eval(overrides, tmp_path / "records")
-    datamodule = instantiate(cfg.data, tokenizer=load_pretrained(model_dir()).tokenizer, unit="sentences")
+    encoder = load_pretrained(model_dir())
+    datamodule = instantiate(cfg.data, tokenizer=encoder.tokenizer, planner=encoder.planner, unit="sentences")
     datamodule.setup()
     records = datamodule.records["test"]
     source = tmp_path / "pairs.jsonl"

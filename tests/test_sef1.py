@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from parasim.data.collate import PairCollator, encode_token_lists
+from conftest import PAIRS, pair_batch, tiny
 from parasim.data.splitter import split_sentences
 from parasim.losses import SEF1MSELoss
-from parasim.models.encoder import build_tiny
 from parasim.models.sef1 import paragraph_cosine, sef1_scores
-from parasim.weights import model_dir
-
-PAIRS = [
-    ("The cat sat. It purred loudly! Then it slept.", "A cat was sitting. Then it slept.", 1.0),
-    ("Stocks fell sharply today.", "The weather is lovely? Rain is coming.\nBring a coat.", 0.0),
-    ("", "Empty on the other side.", 0.0),
-    ("Wait... what? No way.", "No way. Wait... what?", 1.0),
-]
 
 
 def loop_f1(encoder, text_a: str, text_b: str) -> torch.Tensor:
@@ -36,22 +27,6 @@ def loop_f1(encoder, text_a: str, text_b: str) -> torch.Tensor:
     return 2 * precision * recall / (precision + recall + 1e-10)
 
 
-def batch_of(encoder, pairs, batch_tokens=64):
-    units: dict[str, int] = {}
-    items = []
-    for a, b, label in pairs:
-        ia = [units.setdefault(s, len(units)) for s in split_sentences(a)]
-        ib = [units.setdefault(s, len(units)) for s in split_sentences(b)]
-        items.append((ia, ib, label, 0))
-    table = encoder.tokenize(list(units))
-    return PairCollator(table, encoder.tokenizer.pad_token_id, batch_tokens)(items)
-
-
-def tiny():
-    torch.manual_seed(0)
-    return build_tiny(model_dir(), seed=1).eval()  # eval(): dropout off
-
-
 def test_batched_sef1_matches_loop_in_value_and_gradient() -> None:
     enc = tiny()
     labels = torch.tensor([p[2] for p in PAIRS])
@@ -62,8 +37,8 @@ def test_batched_sef1_matches_loop_in_value_and_gradient() -> None:
     enc.zero_grad()
 
     loss_fn = SEF1MSELoss(enc)
-    batch = batch_of(enc, PAIRS)
-    assert len(batch.chunks) > 1  # the budget forces several length-sorted chunks
+    batch = pair_batch(enc, PAIRS, batch_tokens=64)
+    assert len(batch.inputs.packing.shapes) > 1  # the budget forces several length-sorted chunks
     scores = loss_fn.score(batch)
     loss = loss_fn(batch, batch.labels)
     loss.backward()
@@ -78,7 +53,7 @@ def test_batched_sef1_matches_loop_in_value_and_gradient() -> None:
 
 def test_empty_paragraph_gives_zero_without_nan() -> None:
     enc = tiny()
-    batch = batch_of(enc, [("", "Something here.", 1.0), ("   ", "", 0.0)])
+    batch = pair_batch(enc, [("", "Something here.", 1.0), ("   ", "", 0.0)])
     loss_fn = SEF1MSELoss(enc)
     scores = loss_fn.score(batch)
     assert scores.tolist() == [0.0, 0.0]
@@ -103,7 +78,8 @@ def test_encode_in_chunks_matches_one_by_one() -> None:
     enc = tiny()
     sentences = ["short.", "a somewhat longer sentence here.", "x " * 50, "mid length one!"]
     tokens = enc.tokenize(sentences)
-    chunked = encode_token_lists(enc, tokens, batch_tokens=40)
+    enc.planner.batch_tokens = 40
+    chunked = enc.encode_token_lists(tokens)
     with torch.no_grad():
         single = torch.cat([enc(torch.tensor([t]), torch.ones(1, len(t), dtype=torch.long)) for t in tokens])
     torch.testing.assert_close(chunked, single, atol=1e-6, rtol=0)

@@ -58,7 +58,8 @@ def load_checkpoint(loss: PairLoss, path: str | Path) -> None:
 def load_model(cfg: DictConfig) -> PairLoss:
     """The loss (holding the encoder) in eval mode, from `model_dir` or the model config, plus `ckpt_path` weights."""
     if cfg.get("model_dir"):
-        encoder = load_pretrained(cfg.model_dir, max_seq_length=cfg.model.get("max_seq_length", 384))
+        options = ("max_seq_length", "packed", "min_fill", "batch_tokens")
+        encoder = load_pretrained(cfg.model_dir, **{k: cfg.model[k] for k in options if k in cfg.model})
     else:
         encoder = instantiate(cfg.model)
     loss = instantiate(cfg.loss, encoder=encoder)
@@ -83,10 +84,10 @@ def training_run_dir(cfg: DictConfig) -> Path | None:
     return None
 
 
-def text_scores(loss: PairLoss, records: list[PairRecord], names: list[str], batch_tokens: int) -> dict[str, Any]:
+def text_scores(loss: PairLoss, records: list[PairRecord], names: list[str]) -> dict[str, Any]:
     if not names:
         return {}
-    return score_texts(loss.encoder, [r.text_a for r in records], [r.text_b for r in records], names, batch_tokens)
+    return score_texts(loss.encoder, [r.text_a for r in records], [r.text_b for r in records], names)
 
 
 def write_scores(path: Path, splits: dict[str, ScoredSplit], subset_names: list[str],
@@ -136,7 +137,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     print_config_tree(cfg, save_to=output_dir / "config_tree.log")
     torch.manual_seed(cfg.seed)
     loss = load_model(cfg).to(resolve_device(cfg.device))
-    datamodule = instantiate(cfg.data, tokenizer=loss.encoder.tokenizer, unit=cfg.data.get("unit") or loss.unit)
+    datamodule = instantiate(cfg.data, tokenizer=loss.encoder.tokenizer, planner=loss.encoder.planner,
+                             unit=cfg.data.get("unit") or loss.unit)
     datamodule.setup()
     loggers = instantiate_loggers(cfg.get("logger"))
     log_run_config(cfg, loggers)
@@ -152,8 +154,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         if calibrator.kind != "none":
             calibration.save(calibrator, output_dir / calibration.FILENAME, fit)
         names = list(cfg.get("scorers") or [])
-        batch_tokens = cfg.data.get("batch_tokens", 8192)
-        scorer_scores = {s: text_scores(loss, datamodule.records[s], names, batch_tokens) for s in splits}
+        scorer_scores = {s: text_scores(loss, datamodule.records[s], names) for s in splits}
         if names:
             metrics |= scorer_metrics(scorer_scores["val"], splits["val"].labels, scorer_scores["test"],
                                       splits["test"].labels)

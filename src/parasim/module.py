@@ -8,9 +8,9 @@ from typing import Any
 import lightning as L
 import torch
 
-from parasim.data.collate import PairBatch
 from parasim.evaluation.metrics import pair_metrics
 from parasim.losses.base import PairLoss
+from parasim.models.batching import PairBatch
 from parasim.models.encoder import SentenceEncoder
 
 RANKING_METRICS = ("roc_auc", "avg_precision")
@@ -27,7 +27,7 @@ class ParaphraseModule(L.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.test_prefix = "test"
-        self._outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self._outputs: list[tuple[torch.Tensor, ...]] = []
         self.subset_names: list[str] = []
         self.last_metrics: dict[str, float] = {}
 
@@ -35,13 +35,19 @@ class ParaphraseModule(L.LightningModule):
     def encoder(self) -> SentenceEncoder:
         return self.loss_fn.encoder
 
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """A PairBatch moves itself: non-blocking copies, which overlap with compute when the batch is pinned."""
+        if isinstance(batch, PairBatch):
+            return batch.to(device, non_blocking=device.type == "cuda")
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
     def training_step(self, batch: PairBatch, batch_idx: int) -> torch.Tensor:
         loss = self.loss_fn(batch, batch.labels)
         self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=len(batch))
         return loss
 
     def _eval_step(self, batch: PairBatch) -> None:
-        self._outputs.append((self.loss_fn.score(batch).detach(), batch.labels, batch.subsets))
+        self._outputs.append((self.loss_fn.score(batch).detach(), batch.labels, batch.subsets, batch.index))
 
     def validation_step(self, batch: PairBatch, batch_idx: int) -> None:
         self._eval_step(batch)
@@ -52,10 +58,11 @@ class ParaphraseModule(L.LightningModule):
     def _eval_epoch_end(self, prefix: str) -> None:
         if not self._outputs:
             return
-        scores, labels, subsets = (torch.cat(parts) for parts in zip(*self._outputs, strict=True))
+        scores, labels, subsets, index = (torch.cat(parts) for parts in zip(*self._outputs, strict=True))
         self._outputs.clear()
         if self.trainer.world_size > 1:
-            scores, labels, subsets = (self.all_gather(t).flatten() for t in (scores, labels, subsets))
+            gathered = (self.all_gather(t).flatten() for t in (scores, labels, subsets, index))
+            scores, labels, subsets = _drop_repeats(*gathered)
         metrics = {f"{prefix}/{k}": v for k, v in pair_metrics(scores, labels).items()}
         for name in RANKING_METRICS:  # undefined on one-class data: NaN, which checkpointing ranks last
             metrics.setdefault(f"{prefix}/{name}", float("nan"))
@@ -66,7 +73,7 @@ class ParaphraseModule(L.LightningModule):
                 keep = subsets == sid
                 metrics.update({f"{prefix}/{name}/{k}": v for k, v in pair_metrics(scores[keep], labels[keep]).items()})
         self.last_metrics.update(metrics)
-        self.log_dict({k: v for k, v in metrics.items() if not k.endswith("/n")}, sync_dist=False)
+        self.log_dict(metrics, sync_dist=False)  # every rank holds the same gathered values
 
     def on_validation_epoch_end(self) -> None:
         self._eval_epoch_end("val")
@@ -81,3 +88,14 @@ class ParaphraseModule(L.LightningModule):
         total = int(self.trainer.estimated_stepping_batches)
         scheduler = self.scheduler_factory(optimizer=optimizer, num_training_steps=total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def _drop_repeats(scores: torch.Tensor, labels: torch.Tensor, subsets: torch.Tensor,
+                  index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each pair once: a DistributedSampler pads the last batches with pairs from the split's start, so that
+    every rank gets as many; counted twice, they would bias the metrics and inflate `n`."""
+    order = torch.argsort(index, stable=True)
+    first = torch.ones_like(order, dtype=torch.bool)
+    first[1:] = index[order][1:] != index[order][:-1]
+    keep = order[first].sort().values
+    return scores[keep], labels[keep], subsets[keep]

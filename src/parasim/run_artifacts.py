@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
@@ -97,8 +98,10 @@ def training_log(output_dir: Path, every: int = 10) -> list[dict[str, Any]]:
 
 
 def export_run(cfg: DictConfig, module: ParaphraseModule, datamodule: PairDataModule, metrics: Mapping[str, float],
-               output_dir: Path) -> Path:
-    encoder = module.encoder.eval()
+               output_dir: Path, device: torch.device | str = "cpu") -> Path:
+    """Calibrate on the validation split and export, on `device`: the training device, where Lightning's teardown
+    has moved the module off (scoring the validation split on a CPU after GPU training takes minutes, not seconds)."""
+    encoder = module.to(device).encoder.eval()
     loss = module.loss_fn
     calibrator, calibration = fit_for_export(cfg.get("calibration"), loss, datamodule)
     card = build_model_card(

@@ -30,9 +30,9 @@ def score(cfg: DictConfig) -> list[dict[str, Any]]:
     rows = read_rows(str(cfg.input), cfg.format)
     where = "stdin" if cfg.input == "-" else str(cfg.input)
     first, second = texts(rows, cfg.text_a, where), texts(rows, cfg.text_b, where)
-    encoder = load_pretrained(cfg.model_dir).eval().to(resolve_device(cfg.device))
+    encoder = load_pretrained(cfg.model_dir, batch_tokens=cfg.batch_tokens).eval().to(resolve_device(cfg.device))
     calibrator = calibration.load_optional(cfg.model_dir)
-    scores = score_texts(encoder, first, second, ["sef1", "cosine"], cfg.batch_tokens, progress=cfg.progress)
+    scores = score_texts(encoder, first, second, ["sef1", "cosine"], progress=cfg.progress)
     calibrated = calibrator(scores["sef1"]) if calibrator is not None else None
     out = []
     for i, row in enumerate(rows):

@@ -31,11 +31,12 @@ from parasim.errors import ParasimError
 from parasim.evaluation.plots import plot_training_loss
 from parasim.module import ParaphraseModule
 from parasim.reliability import preflight
+from parasim.reliability.worker_errors import worker_exception
 from parasim.run_artifacts import export_run, log_run_config, write_metrics, write_run_info
 from parasim.sweeps.status import write_status
 from parasim.tracking import configure_wandb, finish_wandb, log_run_images, run_id
 from parasim.utils.console import print_config_tree, print_metrics, user_error_in, user_errors
-from parasim.utils.files import write_json_atomic
+from parasim.utils.files import write_json_atomic, write_text_atomic
 from parasim.utils.instantiate import instantiate_callbacks, instantiate_loggers
 from parasim.utils.precision import resolve_precision
 from parasim.utils.resolvers import register_resolvers
@@ -49,7 +50,8 @@ def build(cfg: DictConfig) -> tuple[ParaphraseModule, L.LightningDataModule]:
     """The model and the data of a composed config (no Trainer), also used by eval and tests."""
     encoder = instantiate(cfg.model)
     loss = instantiate(cfg.loss, encoder=encoder)
-    datamodule = instantiate(cfg.data, tokenizer=encoder.tokenizer, unit=cfg.data.get("unit") or loss.unit)
+    datamodule = instantiate(cfg.data, tokenizer=encoder.tokenizer, planner=encoder.planner,
+                             unit=cfg.data.get("unit") or loss.unit)
     module = ParaphraseModule(loss, optimizer=instantiate(cfg.optimizer), scheduler=instantiate(cfg.scheduler))
     return module, datamodule
 
@@ -99,7 +101,7 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path, started: float, loggers: li
     if trainer.is_global_zero:
         plot_training_loss(output_dir)
     if cfg.export.get("enabled") and trainer.is_global_zero:
-        path = export_run(cfg, module, datamodule, metrics, output_dir)
+        path = export_run(cfg, module, datamodule, metrics, output_dir, device=trainer.strategy.root_device)
         log.info("exported sentence-transformers model to %s", path)
     log_run_images(loggers, output_dir)
     return metrics
@@ -110,7 +112,7 @@ def _keep_stage_metrics(module: ParaphraseModule, trainer: L.Trainer) -> None:
 
     Under a spawning strategy (`trainer=ddp_cpu`) the module that logged them lived in the workers; Lightning
     hands rank 0's logged metrics back to the main process, and only there. Single-process runs already
-    hold the same values; counts (`…/n`) are never logged, so those stay as the module recorded them.
+    hold the same values.
     """
     for name, value in trainer.callback_metrics.items():
         if name.split("/", 1)[0] in EVAL_PREFIXES:
@@ -145,10 +147,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         print(f"interrupted by {signum.name}; {hint}", file=sys.stderr)
         raise SystemExit(128 + signum) from None
     except BaseException as err:
-        shown = user_error_in(err) or err  # a DDP worker's error, not the whole worker traceback
+        shown = user_error_in(err) or worker_exception(err) or err  # a DDP worker's error, not its whole traceback
         _status(output_dir, "failed", started, error=f"{type(shown).__name__}: {shown}", wandb_run_id=run_id(loggers))
         finish_wandb(loggers, 1)
-        raise
+        if shown is err:
+            raise
+        if not isinstance(shown, ParasimError):
+            trace = write_text_atomic(output_dir / "worker_traceback.txt", str(err))
+            log.error("a DDP worker failed; its traceback is in %s", trace)
+        raise shown from None
     _status(output_dir, "completed", started, wandb_run_id=run_id(loggers))
     finish_wandb(loggers, 0)
     print_metrics({k: v for k, v in metrics.items() if not k.endswith("/n")}, title=f"metrics ({output_dir})")

@@ -20,7 +20,7 @@ from transformers import PreTrainedTokenizerBase
 
 from parasim.data.card import build_card
 from parasim.data.cleaning import CleaningReport, clean, stratified_head
-from parasim.data.collate import PairCollator
+from parasim.data.collate import Item, PairCollator
 from parasim.data.mixture import MixtureSampler
 from parasim.data.prepare import PreparedCorpus, PreparedSplit, prepare_cached
 from parasim.data.records import PairRecord
@@ -28,6 +28,7 @@ from parasim.data.resumable import EpochShuffleSampler, ResumableLoader
 from parasim.data.sources import check_options
 from parasim.data.splits import SPLITS
 from parasim.errors import ParasimError
+from parasim.models.batching import Planner
 
 log = logging.getLogger(__name__)
 MIXTURE_KEYS = {"probabilities", "stopping"}
@@ -40,9 +41,9 @@ class PairDataset(Dataset):
     def __len__(self) -> int:
         return len(self.split)
 
-    def __getitem__(self, i: int) -> tuple[Any, Any, float, int]:
+    def __getitem__(self, i: int) -> Item:
         s = self.split
-        return s.a[i], s.b[i], float(s.labels[i]), int(s.subsets[i])
+        return s.a[i], s.b[i], float(s.labels[i]), int(s.subsets[i]), i
 
 
 class PairDataModule(L.LightningDataModule):
@@ -55,11 +56,11 @@ class PairDataModule(L.LightningDataModule):
     """
 
     def __init__(self, source: Callable[..., Mapping[str, list[PairRecord]]], tokenizer: PreTrainedTokenizerBase,
-                 unit: str = "sentences", batch_size: int = 4, eval_batch_size: int = 16,
-                 batch_tokens: int = 8192, limit: int | None = None, limits: Mapping[str, int | None] | None = None,
+                 planner: Planner, unit: str = "sentences", batch_size: int = 4, eval_batch_size: int = 16,
+                 limit: int | None = None, limits: Mapping[str, int | None] | None = None,
                  max_seq_length: int = 384, paragraph_max_tokens: int | None = None, cache_dir: str | None = None,
-                 num_workers: int = 0, seed: int = 0, drop_empty: bool = False, dedupe: bool = False,
-                 mixture: Mapping[str, Any] | None = None, **source_options: Any) -> None:
+                 num_workers: int = 0, pin_memory: bool | None = None, seed: int = 0, drop_empty: bool = False,
+                 dedupe: bool = False, mixture: Mapping[str, Any] | None = None, **source_options: Any) -> None:
         super().__init__()
         self.source_options = {k: _plain(v) for k, v in source_options.items()}
         self.mixture = _plain(mixture)
@@ -70,12 +71,13 @@ class PairDataModule(L.LightningDataModule):
         self.unit = unit
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
-        self.batch_tokens = batch_tokens
+        self.planner = planner
         self.limits = {s: _min_opt(limit, (limits or {}).get(s)) for s in SPLITS}
         self.max_seq_length = max_seq_length
         self.paragraph_max_tokens = paragraph_max_tokens
         self.cache_dir = cache_dir
         self.num_workers = num_workers
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self.seed = seed
         self.records: dict[str, list[PairRecord]] | None = None
         self.corpus: PreparedCorpus | None = None
@@ -144,7 +146,7 @@ class PairDataModule(L.LightningDataModule):
             dataset,
             batch_size=self.batch_size if split == "train" else self.eval_batch_size,
             sampler=sampler, generator=torch.Generator().manual_seed(self.seed), num_workers=self.num_workers,
-            collate_fn=PairCollator(self.corpus.units, self.tokenizer.pad_token_id, self.batch_tokens),
+            pin_memory=self.pin_memory, collate_fn=PairCollator(self.corpus.units, self.planner),
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -8,6 +8,7 @@ change ROC-AUC. JSON (not pickle) so a scorer can load a map shipped with an exp
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from parasim.losses.base import PairLoss
 from parasim.utils.files import write_text_atomic
 
 FILENAME = "calibration.json"
+log = logging.getLogger(__name__)
 
 
 class Calibrator:
@@ -144,6 +146,7 @@ def fit_for_export(config: Any, loss: PairLoss, datamodule: Any) -> tuple[Calibr
     val = collect_scores(loss, datamodule.val_dataloader())
     if not len(val):
         return None, {}
+    log.info("calibration: scored %d validation pairs on %s", len(val), next(loss.parameters()).device)
     return calibrator, fit_report(calibrator, val.scores, val.labels)
 
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from parasim.data.collate import PairBatch
 from parasim.losses.base import PairLoss
+from parasim.models.batching import PairBatch
 
 
 @dataclass
@@ -36,9 +36,7 @@ def collect_scores(loss: PairLoss, batches: Iterable[PairBatch]) -> ScoredSplit:
     scores, labels, subsets = [], [], []
     try:
         for batch in batches:
-            batch.chunks = [(ids.to(device), mask.to(device)) for ids, mask in batch.chunks]
-            batch.a_index, batch.b_index = batch.a_index.to(device), batch.b_index.to(device)
-            scores.append(loss.score(batch).float().cpu())
+            scores.append(loss.score(batch.to(device)).cpu())
             labels.append(batch.labels)
             subsets.append(batch.subsets)
     finally:

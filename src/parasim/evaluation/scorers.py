@@ -15,10 +15,10 @@ import numpy as np
 import torch
 from sacrebleu.metrics import BLEU
 
-from parasim.data.collate import pad_index
 from parasim.data.splitter import split_sentences
 from parasim.errors import ParasimError
 from parasim.evaluation.embedding import distinct, embed
+from parasim.models.batching import pad_index
 from parasim.models.encoder import SentenceEncoder
 from parasim.models.sef1 import EPS, sef1_scores
 
@@ -27,12 +27,11 @@ TITLES = {"sef1": "SE-F1", "cosine": "paragraph cosine", "bertscore": "BERTScore
 PAIR_BLOCK = 4096  # pairs per batched SE-F1 call, bounds the (pairs × n × m) similarity tensor
 
 
-def sef1(encoder: SentenceEncoder, a: Sequence[str], b: Sequence[str], batch_tokens: int = 8192,
-         progress: bool = False) -> np.ndarray:
+def sef1(encoder: SentenceEncoder, a: Sequence[str], b: Sequence[str], progress: bool = False) -> np.ndarray:
     """SE-F1 per pair; each distinct sentence of the whole input is embedded once."""
     table: dict[str, int] = {}
     groups = [[table.setdefault(s, len(table)) for s in split_sentences(text)] for text in (*a, *b)]
-    embeddings, _ = embed(encoder, list(table), batch_tokens, progress="sentences" if progress else None)
+    embeddings, _ = embed(encoder, list(table), progress="sentences" if progress else None)
     n = len(a)
     out = []
     for start in range(0, n, PAIR_BLOCK):
@@ -54,10 +53,10 @@ def greedy_f1(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def paragraph_scorers(encoder: SentenceEncoder, a: Sequence[str], b: Sequence[str], bertscore: bool,
-                      batch_tokens: int = 8192, progress: bool = False) -> dict[str, np.ndarray]:
+                      progress: bool = False) -> dict[str, np.ndarray]:
     """Cosine of whole-paragraph embeddings and (optionally) BERTScore F1, from one forward per paragraph."""
     texts, positions = distinct([*a, *b])
-    embeddings, states = embed(encoder, texts, batch_tokens, token_states=bertscore,
+    embeddings, states = embed(encoder, texts, token_states=bertscore,
                                progress="paragraphs" if progress else None)
     n = len(a)
     pa, pb = torch.as_tensor(positions[:n], dtype=torch.long), torch.as_tensor(positions[n:], dtype=torch.long)
@@ -78,16 +77,16 @@ def bleu(a: Sequence[str], b: Sequence[str]) -> np.ndarray:
 
 
 def score_texts(encoder: SentenceEncoder, a: Sequence[str], b: Sequence[str], names: Sequence[str] = SCORERS,
-                batch_tokens: int = 8192, progress: bool = False) -> dict[str, np.ndarray]:
+                progress: bool = False) -> dict[str, np.ndarray]:
     """The requested scorers for the pairs (a[i], b[i]), each an array in input order."""
     unknown = set(names) - set(SCORERS)
     if unknown:
         raise ParasimError(f"Unknown scorer(s) {sorted(unknown)}; known: {', '.join(SCORERS)}")
     out: dict[str, np.ndarray] = {}
     if "sef1" in names:
-        out["sef1"] = sef1(encoder, a, b, batch_tokens, progress)
+        out["sef1"] = sef1(encoder, a, b, progress)
     if "cosine" in names or "bertscore" in names:
-        out.update(paragraph_scorers(encoder, a, b, "bertscore" in names, batch_tokens, progress))
+        out.update(paragraph_scorers(encoder, a, b, "bertscore" in names, progress))
     if "bleu" in names:
         out["bleu"] = bleu(a, b)
     return {name: out[name] for name in names}

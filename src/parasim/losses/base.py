@@ -7,7 +7,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from parasim.data.collate import PairBatch, encode_chunks
+from parasim.models.batching import PairBatch
 from parasim.models.encoder import SentenceEncoder
 
 
@@ -28,8 +28,8 @@ class PairLoss(nn.Module):
         raise NotImplementedError
 
     def score(self, features: PairBatch) -> torch.Tensor:
-        """One score in [0, 1] per pair (float32)."""
-        return self.score_embeddings(encode_chunks(self.encoder, features.chunks), features).float()
+        """One score in [0, 1] per pair, computed in float32 whatever the training precision."""
+        return self.score_embeddings(self.encoder.embed_chunks(features.inputs), features)
 
     def forward(self, features: PairBatch, labels: torch.Tensor) -> torch.Tensor:
         return self.inner(self.score(features), labels.float())

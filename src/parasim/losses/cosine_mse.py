@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import torch
 
-from parasim.data.collate import PairBatch
 from parasim.losses.base import PairLoss
+from parasim.models.batching import PairBatch
 from parasim.models.sef1 import paragraph_cosine
 
 

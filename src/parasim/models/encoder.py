@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import AutoModel, AutoTokenizer, MPNetConfig, MPNetModel, PreTrainedTokenizerBase
+from tqdm.auto import tqdm
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoTokenizer,
+    MPNetConfig,
+    MPNetModel,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+from transformers.models.auto.modeling_auto import MODEL_MAPPING
 
-from parasim.data.collate import encode_token_lists
 from parasim.errors import ParasimError
-from parasim.models import fast
+from parasim.models.batching import BATCH_TOKENS, EncoderInput, Planner
+from parasim.models.packed import packed_hidden, packed_mean_pool
 
 MAX_SEQ_LENGTH = 384
 
@@ -22,76 +33,137 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
 
 
-class SentenceEncoder(nn.Module):
-    """MPNet → mean pooling → L2 normalize; `forward` embeds one padded batch of sentences.
+def freeze_pooler(transformer: nn.Module) -> None:
+    """Keep the checkpoint's pooler (BERT-style dense + tanh on the first token, as BERT, RoBERTa and MPNet
+    checkpoints carry it) out of training: a mean-pooled sentence embedding never uses it, so it gets no
+    gradient, and DDP (find_unused_parameters=False) stops at the second step on a parameter without one.
+    Frozen, it is skipped by DDP and the optimizer, and exported unchanged."""
+    pooler = getattr(transformer, "pooler", None)
+    if isinstance(pooler, nn.Module):
+        pooler.requires_grad_(False)
 
-    `packed` (default) runs MPNet through `parasim.models.fast`: the token-wise layers see only real
-    tokens, all chunks of a batch at once; `packed=False` is the plain `MPNetModel` call per chunk.
-    Both give the same embeddings (float rounding aside).
+
+class SentenceEncoder(nn.Module):
+    """Transformer → mean pooling → L2 normalize.
+
+    `embed_chunks` embeds an `EncoderInput` that `planner` laid out (on the CPU, while batches are
+    collated). With `packed` (MPNet only) it runs `parasim.models.packed`: the token-wise layers see only
+    real tokens, all chunks of a batch at once, and no host sync happens; otherwise each chunk goes
+    through the architecture's own forward (SDPA where transformers supports it). Both give the same
+    embeddings (float rounding aside). `forward` embeds one padded batch with the architecture's forward.
     """
 
-    def __init__(self, transformer: MPNetModel, tokenizer: PreTrainedTokenizerBase,
-                 max_seq_length: int = MAX_SEQ_LENGTH, packed: bool = True) -> None:
+    def __init__(self, transformer: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+                 max_seq_length: int = MAX_SEQ_LENGTH, packed: bool = True, min_fill: float | None = None,
+                 batch_tokens: int = BATCH_TOKENS) -> None:
         super().__init__()
         self.transformer = transformer
         self.tokenizer = tokenizer
         self.max_seq_length = max_seq_length
-        self.packed = packed and isinstance(transformer, MPNetModel)
+        self.planner = Planner(tokenizer.pad_token_id, batch_tokens, min_fill)
+        self.packed = packed
+        freeze_pooler(transformer)
+
+    @property
+    def packed(self) -> bool:
+        return self.planner.packed
+
+    @packed.setter
+    def packed(self, value: bool) -> None:
+        """The packed forward covers MPNet; any other architecture keeps its own forward."""
+        self.planner.packed = bool(value) and isinstance(self.transformer, MPNetModel)
 
     @property
     def dim(self) -> int:
         return int(self.transformer.config.hidden_size)
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True) -> SentenceEncoder:
+        """`.to()`, `.cuda()`, `.cpu()`: the planner follows the device (its chunking depends on it)."""
+        out = super()._apply(fn, recurse)
+        self.planner.device_type = self.device.type
+        return out
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        if self.packed:
-            return self.embed_chunks([(input_ids, attention_mask)])
         hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return F.normalize(mean_pool(hidden, attention_mask).float(), p=2, dim=-1)
 
-    def embed_chunks(self, chunks: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
-        """Embeddings of all chunks' rows, concatenated in chunk order."""
-        if not self.packed:
-            return torch.cat([self(ids, mask) for ids, mask in chunks], dim=0)
-        packing = fast.pack(chunks)
-        pooled = fast.packed_mean_pool(fast.packed_hidden(self.transformer, packing), packing)
+    def embed_chunks(self, inputs: EncoderInput) -> torch.Tensor:
+        """Unit-length float32 embeddings of all rows of `inputs`, in chunk order."""
+        if inputs.rows == 0:  # every paragraph of the batch is empty: no rows, still part of the graph
+            return self.transformer.get_input_embeddings().weight[:0].float()
+        if inputs.packing is None:
+            return torch.cat([self(ids, mask) for ids, mask in inputs.chunks], dim=0)
+        pooled = packed_mean_pool(packed_hidden(self.transformer, inputs.packing), inputs.packing)
         return F.normalize(pooled.float(), p=2, dim=-1)
 
-    def tokenize(self, sentences: list[str]) -> list[list[int]]:
+    def tokenize(self, sentences: Sequence[str]) -> list[list[int]]:
         """Token ids per sentence, special tokens included, truncated to the 384-token cap."""
-        out = self.tokenizer(sentences, truncation=True, max_length=self.max_seq_length,
+        if not sentences:
+            return []
+        out = self.tokenizer(list(sentences), truncation=True, max_length=self.max_seq_length,
                              add_special_tokens=True)
         return out["input_ids"]
 
     @torch.no_grad()
-    def encode(self, sentences: list[str], batch_tokens: int = 8192) -> torch.Tensor:
-        """Embed sentences without gradients or dropout, in length-sorted chunks (little padding)."""
+    def encode_token_lists(self, token_lists: Sequence[Sequence[int]], progress: str | None = None) -> torch.Tensor:
+        """Embeddings of `token_lists` in input order, without gradients or dropout, in length-sorted chunks
+        of at most `planner.batch_tokens` padded tokens. `progress` names a tqdm bar counting texts."""
+        if not token_lists:
+            return torch.empty(0, self.dim)
         was_training = self.training
         self.eval()
         try:
-            return encode_token_lists(self, self.tokenize(sentences), batch_tokens)
+            groups, rows = self.planner.groups(token_lists)
+            out = []
+            with tqdm(total=len(token_lists), desc=progress, unit="text", disable=progress is None) as bar:
+                for inputs in groups:
+                    out.append(self.embed_chunks(inputs.to(self.device)))
+                    bar.update(inputs.rows)
+            return torch.cat(out)[rows.to(self.device)]
         finally:
             self.train(was_training)
 
+    def encode(self, sentences: Sequence[str]) -> torch.Tensor:
+        """Embed sentences without gradients or dropout (input order)."""
+        return self.encode_token_lists(self.tokenize(sentences))
 
-def load_pretrained(path: str | Path, max_seq_length: int = MAX_SEQ_LENGTH) -> SentenceEncoder:
-    """Load a sentence-transformers directory (or any HF MPNet dir) from local disk only."""
+
+def _attention_implementation(path: Path) -> str:
+    """SDPA where transformers implements it for the architecture (BERT, RoBERTa); MPNet has eager only."""
+    model_class = MODEL_MAPPING.get(type(AutoConfig.from_pretrained(path, local_files_only=True)), None)
+    return "sdpa" if getattr(model_class, "_supports_sdpa", False) else "eager"
+
+
+def load_pretrained(path: str | Path, max_seq_length: int = MAX_SEQ_LENGTH, packed: bool = True,
+                    min_fill: float | None = None, batch_tokens: int = BATCH_TOKENS) -> SentenceEncoder:
+    """Load a sentence-transformers directory (or any HF MPNet dir) from local disk only, in float32.
+
+    float32 master weights whatever the checkpoint stores: transformers 5 loads `dtype="auto"`, so a
+    checkpoint saved in fp16 would train fp16 weights, which GradScaler refuses to unscale.
+    """
     path = Path(path)
     if not (path / "config.json").is_file():
         raise ParasimError(
             f"No model at {path} (config.json missing). Fetch the all-mpnet-base-v2 weights with "
             "`make weights` (or `python -m parasim.weights`), or point model.path at a model directory."
         )
-    transformer = AutoModel.from_pretrained(path, local_files_only=True, use_safetensors=True)
+    transformer = AutoModel.from_pretrained(path, local_files_only=True, use_safetensors=True, dtype=torch.float32,
+                                            attn_implementation=_attention_implementation(path))
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     # from_pretrained returns eval mode; Lightning keeps a module's mode at fit start, so without this
     # the base model would train without dropout (the seed's trainer trains with it)
-    return SentenceEncoder(transformer.train(), tokenizer, max_seq_length)
+    return SentenceEncoder(transformer.train(), tokenizer, max_seq_length, packed, min_fill, batch_tokens)
 
 
 def build_tiny(tokenizer_path: str | Path, hidden_size: int = 32, num_layers: int = 2, num_heads: int = 2,
-               intermediate_size: int = 64, seed: int = 0,
-               max_seq_length: int = MAX_SEQ_LENGTH) -> SentenceEncoder:
-    """A randomly initialised MPNet of the real architecture and vocabulary, for tests and smoke runs."""
+               intermediate_size: int = 64, seed: int = 0, max_seq_length: int = MAX_SEQ_LENGTH, packed: bool = True,
+               min_fill: float | None = None, batch_tokens: int = BATCH_TOKENS) -> SentenceEncoder:
+    """A randomly initialised MPNet of the real architecture and vocabulary, with its pooler as in the real
+    checkpoint (so tests meet the parameters a mean-pooled embedding leaves unused), for tests and smoke runs."""
     tokenizer_path = Path(tokenizer_path)
     if not (tokenizer_path / "tokenizer_config.json").is_file():
         raise ParasimError(
@@ -104,5 +176,5 @@ def build_tiny(tokenizer_path: str | Path, hidden_size: int = 32, num_layers: in
                          max_position_embeddings=514, pad_token_id=tokenizer.pad_token_id)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        transformer = MPNetModel(config, add_pooling_layer=False)
-    return SentenceEncoder(transformer, tokenizer, max_seq_length)
+        transformer = MPNetModel(config, add_pooling_layer=True)
+    return SentenceEncoder(transformer, tokenizer, max_seq_length, packed, min_fill, batch_tokens)

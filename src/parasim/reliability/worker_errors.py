@@ -1,9 +1,11 @@
-"""A ParasimError raised inside a spawned DDP worker (the NaN guard, a data error) reaches the main process as
-torch's `ProcessRaisedException`, whose message is the worker's whole traceback. This recovers the error the
-user should read, so `trainer=ddp_cpu` fails with the same one line as a single process does."""
+"""An error raised inside a spawned DDP worker (the NaN guard, a data error, a library's error) reaches the main
+process as torch's `ProcessRaisedException`, whose message is the worker's whole traceback. This recovers the
+error the worker raised, so `trainer=ddp_cpu` ends as a single process does: a ParasimError as one `error:`
+line, any other error as that error (same type where it is a builtin, same message)."""
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import re
 
@@ -11,7 +13,11 @@ from torch.multiprocessing import ProcessRaisedException
 
 from parasim.errors import ParasimError
 
-_RAISED = re.compile(r"^(?P<module>[A-Za-z_][\w.]*)\.(?P<name>\w+): (?P<message>.*)$")
+_RAISED = re.compile(r"^(?P<module>[A-Za-z_][\w.]*\.)?(?P<name>[A-Za-z_]\w*): (?P<message>.*)$")
+
+
+class WorkerError(RuntimeError):
+    """A worker's error whose class is not rebuilt here; the message starts with its qualified class name."""
 
 
 def _error_class(module: str, name: str) -> type[ParasimError] | None:
@@ -24,14 +30,40 @@ def _error_class(module: str, name: str) -> type[ParasimError] | None:
     return found if isinstance(found, type) and issubclass(found, ParasimError) else None
 
 
-def worker_user_error(err: BaseException) -> ParasimError | None:
-    """The worker's ParasimError (same class, same message) when `err` carries one, else None."""
+def _last_raise(err: BaseException) -> tuple[str, str, str] | None:
+    """(module, class name, message with its continuation lines) of the last exception line in the trace."""
     if not isinstance(err, ProcessRaisedException):
         return None
     lines = str(err).splitlines()
     for index in range(len(lines) - 1, -1, -1):  # the last raise in the trace is the one that ended the worker
         match = _RAISED.match(lines[index])
-        cls = match and _error_class(match["module"], match["name"])
-        if cls is not None:
-            return cls("\n".join([match["message"], *lines[index + 1:]]).strip())
+        if match and (match["module"] or isinstance(getattr(builtins, match["name"], None), type)):
+            message = "\n".join([match["message"], *lines[index + 1:]]).strip()
+            return (match["module"] or "").rstrip("."), match["name"], message
     return None
+
+
+def worker_user_error(err: BaseException) -> ParasimError | None:
+    """The worker's ParasimError (same class, same message) when `err` carries one, else None."""
+    raised = _last_raise(err)
+    cls = raised and _error_class(raised[0], raised[1])
+    return cls(raised[2]) if cls else None
+
+
+def worker_exception(err: BaseException) -> BaseException | None:
+    """The worker's error as the main process should raise it: a ParasimError or builtin exception rebuilt with
+    its class, anything else as a `WorkerError` naming the class; None when `err` is no worker's error."""
+    raised = _last_raise(err)
+    if raised is None:
+        return None
+    module, name, message = raised
+    user = _error_class(module, name) if module else None
+    if user is not None:
+        return user(message)
+    builtin = getattr(builtins, name, None) if not module else None
+    if isinstance(builtin, type) and issubclass(builtin, Exception):
+        try:
+            return builtin(message)
+        except TypeError:  # a builtin whose constructor takes other arguments
+            pass
+    return WorkerError(f"{module + '.' if module else ''}{name}: {message}")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
 
 from parasim.errors import ParasimError
 
+log = logging.getLogger(__name__)
 CHOICES = ("32-true", "32", "16-mixed", "bf16-mixed", "auto")
 
 
@@ -35,4 +37,7 @@ def resolve_precision(choice: str, accelerator: str = "auto") -> str:
             "precision=16-mixed needs a CUDA GPU (fp16 matmuls are not implemented on CPU). "
             "Use precision=auto, precision=bf16-mixed or precision=32-true on this machine."
         )
+    if choice == "bf16-mixed" and not cuda and not cpu_has_fast_bf16():
+        log.warning("precision=bf16-mixed on a CPU without AVX512-BF16 or AMX: bf16 is emulated there, about 30x "
+                    "slower than precision=32-true (benchmarks/RESULTS.md); use 32-true unless you test bf16 numerics")
     return "32-true" if choice == "32" else choice

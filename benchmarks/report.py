@@ -12,7 +12,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from parasim.utils.precision import cpu_has_fast_bf16
+from parasim.trainer import cpu_has_fast_bf16
 
 TOLERANCE_LOSS = 1e-6
 TOLERANCE_SCORE = 0.01

@@ -25,7 +25,7 @@ import torch  # noqa: E402
 from parasim.corpora import corpus_path  # noqa: E402
 from parasim.data.mtmp_pan import build_splits  # noqa: E402
 from parasim.models.encoder import load_pretrained  # noqa: E402
-from parasim.utils.precision import cpu_has_fast_bf16  # noqa: E402
+from parasim.trainer import cpu_has_fast_bf16  # noqa: E402
 from parasim.weights import model_dir  # noqa: E402
 
 SIZES = {  # pairs per row (every training row a multiple of the batch, 4); rounds of the side-by-side rows

@@ -10,16 +10,15 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
+from parasim.configs import CONFIG_DIR
 from parasim.data.collate import PairCollator
 from parasim.data.splitter import split_sentences
 from parasim.models.batching import BATCH_TOKENS, PairBatch, Planner
 from parasim.models.encoder import SentenceEncoder, build_tiny
-from parasim.utils.resolvers import register_resolvers
 from parasim.weights import is_complete, model_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-CONF = ROOT / "conf"
-register_resolvers()
+CONF = CONFIG_DIR  # importing parasim.configs registers the resolvers the configs use
 
 needs_weights = pytest.mark.skipif(
     not is_complete(model_dir()) and not os.environ.get("CI"),
@@ -27,7 +26,7 @@ needs_weights = pytest.mark.skipif(
 )
 
 
-PINNED = ["model=mpnet_tiny", "logger=csv", "precision=32-true", "trainer=cpu", "eval_base=false"]
+PINNED = ["model=mpnet_tiny", "logger=csv", "trainer.precision=32-true", "trainer=cpu", "eval_base=false"]
 
 
 def compose_train(overrides: list[str] | None = None, output_dir: Path | None = None, pin: bool = True) -> DictConfig:

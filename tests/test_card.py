@@ -13,7 +13,9 @@ import torch
 
 from parasim.evaluation import calibration
 from parasim.evaluation.scorers import sef1
-from parasim.export.card import USAGE_PAIRS, USAGE_SENTENCES, build_model_card
+from parasim.export.card import USAGE_PAIRS, USAGE_SENTENCES, ModelCardData
+from parasim.export.exporter import seed_defaults
+from parasim.losses import CosineMSELoss, SEF1MSELoss
 from parasim.models.encoder import build_tiny, load_pretrained
 from parasim.weights import model_dir
 
@@ -81,8 +83,9 @@ def test_card_of_a_tiny_training_run_holds_its_numbers(train_cfg, tmp_path: Path
 
 def test_card_without_run_extras_keeps_required_sections() -> None:
     torch.manual_seed(0)
-    card = build_model_card(build_tiny(model_dir()).eval(), loss_name="SEF1MSE", loss_config={"inner": "MSELoss"},
-                            hyperparameters={"lr": 5e-5}, defaults={"lr": 5e-5})
+    encoder = build_tiny(model_dir()).eval()
+    card = ModelCardData.from_encoder(encoder, SEF1MSELoss(encoder), base_model="tiny", hyperparameters={"lr": 5e-5},
+                                      defaults={"lr": 5e-5}).render()
     for section in ("## Model Details", "### Full Model Architecture", "## Usage", "### Loss: `SEF1MSE`",
                     "### All Hyperparameters", "### Framework Versions"):
         assert section in card
@@ -102,3 +105,18 @@ def test_export_calibration_choice(train_cfg, tmp_path: Path, kind: str) -> None
         assert not path.exists() and "## Calibration" not in card
     else:
         assert json.loads(path.read_text())["kind"] == "isotonic" and "`isotonic` map" in card
+
+
+def test_each_loss_describes_itself_in_the_card() -> None:
+    """The card names the loss the run trained with; the cosine baseline does not call itself SE-F1."""
+    encoder = build_tiny(model_dir()).eval()
+    cosine = ModelCardData.from_encoder(encoder, CosineMSELoss(encoder), base_model="tiny", hyperparameters={})
+    card = cosine.render()
+    assert "- loss:CosineSimilarityLoss" in card and "### Loss: `CosineSimilarityLoss`" in card
+    loss_section = card[card.index("### Loss:"):card.index("### Non-Default")]
+    assert "Cosine similarity of the two paragraphs" in loss_section and "SE-F1" not in loss_section
+
+
+def test_seed_defaults_are_read_from_the_seed_experiment_config() -> None:
+    assert seed_defaults() == {"batch_size": 4, "optimizer": "SGD", "lr": 5e-5, "momentum": 0.0, "weight_decay": 0.0,
+                               "scheduler": "constant", "max_grad_norm": 2.0, "epochs": 1, "seed": 42}

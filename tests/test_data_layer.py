@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hydra.errors import ConfigCompositionException
 
 from conftest import compose_train
 from parasim.data.cleaning import stratified_head
@@ -75,7 +76,7 @@ def subset_counts(dm: PairDataModule, split: str) -> Counter:
 def test_webis_folder_through_hydra(tmp_path: Path) -> None:
     root = write_webis(tmp_path / "webis", range(1, 81))
     write_webis(root, range(81, 91), verdict="No")
-    dm = datamodule(["data=webis", f"data.root={root}"], tmp_path)
+    dm = datamodule(["data=webis", f"data.source.root={root}"], tmp_path)
 
     assert dm.subset_names == ["webis_pos", "webis_random"]
     records = [r for s in SPLITS for r in dm.records[s]]
@@ -101,7 +102,8 @@ def test_webis_folder_through_hydra(tmp_path: Path) -> None:
 def test_webis_keep_negatives_and_negative_count(tmp_path: Path) -> None:
     root = write_webis(tmp_path / "webis", range(1, 41))
     write_webis(root, range(41, 51), verdict="No")
-    dm = datamodule(["data=webis", f"data.root={root}", "data.keep_negatives=true", "data.negatives=20"], tmp_path)
+    dm = datamodule(["data=webis", f"data.source.root={root}", "data.source.keep_negatives=true",
+                     "data.source.negatives=20"], tmp_path)
     total = sum((subset_counts(dm, s) for s in SPLITS), Counter())
     assert total == {"webis_pos": 40, "webis_neg": 10, "webis_random": 20}
     assert {r.label for s in SPLITS for r in dm.records[s] if r.subset == "webis_neg"} == {0.0}
@@ -112,7 +114,7 @@ def test_webis_missing_files_are_skipped_with_a_warning(tmp_path: Path) -> None:
     (root / "3-paraphrase.txt").unlink()
     (root / "5-metadata.txt").write_text("Original: doc\nTime: 42\n")
     with pytest.warns(UserWarning, match="skipped 2 of 30 Webis pairs"):
-        dm = datamodule(["data=webis", f"data.root={root}", "data.negatives=0"], tmp_path)
+        dm = datamodule(["data=webis", f"data.source.root={root}", "data.source.negatives=0"], tmp_path)
     texts = {r.text_a for s in SPLITS for r in dm.records[s]}
     assert len(texts) == 28
     assert not any(t.startswith(("Original 3 ", "Original 5 ")) for t in texts)
@@ -120,7 +122,7 @@ def test_webis_missing_files_are_skipped_with_a_warning(tmp_path: Path) -> None:
 
 def test_alecs_folder_through_hydra(tmp_path: Path) -> None:
     root = write_alecs(tmp_path / "alecs", originals=60)
-    dm = datamodule(["data=alecs", f"data.root={root}"], tmp_path)
+    dm = datamodule(["data=alecs", f"data.source.root={root}"], tmp_path)
     records = [r for s in SPLITS for r in dm.records[s]]
     assert Counter(r.subset for r in records) == {"alecs_pos": 240, "alecs_random": 240}
     assert dm.dataset_card()["duplicate_pairs"] == 0
@@ -146,8 +148,8 @@ def test_split_of_a_pair_does_not_change_when_unrelated_pairs_are_added(tmp_path
     small = write_csv(tmp_path / "small.csv", numbered_rows(0, 60))
     grown_rows = numbered_rows(1000, 1040) + numbered_rows(0, 30) + numbered_rows(2000, 2100) + numbered_rows(30, 60)
     grown = write_csv(tmp_path / "grown.csv", grown_rows)
-    before = datamodule(["data=pairs", f"data.path={small}"], tmp_path / "a")
-    after = datamodule(["data=pairs", f"data.path={grown}"], tmp_path / "b")
+    before = datamodule(["data=pairs", f"data.source.path={small}"], tmp_path / "a")
+    after = datamodule(["data=pairs", f"data.source.path={grown}"], tmp_path / "b")
     where_before = {(r.text_a, r.text_b): s for s in SPLITS for r in before.records[s]}
     where_after = {(r.text_a, r.text_b): s for s in SPLITS for r in after.records[s]}
     assert len(where_before) == 60 and len(where_after) == 200
@@ -155,9 +157,9 @@ def test_split_of_a_pair_does_not_change_when_unrelated_pairs_are_added(tmp_path
     assert set(where_before.values()) == set(SPLITS)
 
     webis = write_webis(tmp_path / "webis", range(1, 41))
-    first = datamodule(["data=webis", f"data.root={webis}"], tmp_path / "c")
+    first = datamodule(["data=webis", f"data.source.root={webis}"], tmp_path / "c")
     write_webis(webis, range(41, 141))
-    second = datamodule(["data=webis", f"data.root={webis}"], tmp_path / "d")
+    second = datamodule(["data=webis", f"data.source.root={webis}"], tmp_path / "d")
     home = {r.text_a: s for s in SPLITS for r in second.records[s] if r.label == 1.0}
     assert all(home[r.text_a] == s for s in SPLITS for r in first.records[s] if r.label == 1.0)
 
@@ -175,7 +177,7 @@ def test_split_fractions_and_seed() -> None:
 def test_pre_split_files_and_limit(tmp_path: Path) -> None:
     paths = {s: write_csv(tmp_path / f"{s}.csv", numbered_rows(100 * i, 100 * i + n))
              for i, (s, n) in enumerate(zip(SPLITS, (30, 8, 9), strict=True))}
-    overrides = ["data=pairs", *(f"data.{s}_path={p}" for s, p in paths.items())]
+    overrides = ["data=pairs", *(f"data.source.{s}_path={p}" for s, p in paths.items())]
     dm = datamodule(overrides, tmp_path / "a")
     assert [len(dm.records[s]) for s in SPLITS] == [30, 8, 9]
     assert dm.subset_names == ["pairs"]
@@ -192,8 +194,9 @@ def test_pairs_format_from_extension(tmp_path: Path, suffix: str) -> None:
         path.write_text("a\tb\ty\n" + "".join(f"{a}\t{b}\t{y}\n" for a, b, y in rows), encoding="utf-8")
     else:
         path.write_text("".join(json.dumps({"a": a, "b": b, "y": y}) + "\n" for a, b, y in rows), encoding="utf-8")
-    dm = datamodule(["data=pairs", f"data.path={path}", "data.columns.text_a=a", "data.columns.text_b=b",
-                     "data.columns.label=y"], tmp_path)
+    dm = datamodule(["data=pairs", f"data.source.path={path}", "data.source.columns.text_a=a",
+                     "data.source.columns.text_b=b",
+                     "data.source.columns.label=y"], tmp_path)
     assert sorted((r.text_a, r.text_b, r.label) for s in SPLITS for r in dm.records[s]) == sorted(
         (a, b, float(y)) for a, b, y in rows)
 
@@ -251,7 +254,8 @@ def test_mixture_refuses_unknown_or_missing_subsets() -> None:
 def test_seed_mixture_config_over_webis_and_alecs(tmp_path: Path) -> None:
     webis = write_webis(tmp_path / "webis", range(1, 601))
     alecs = write_alecs(tmp_path / "alecs", originals=60, per_original=1)
-    dm = datamodule(["data=seed_mixture", f"data.webis_root={webis}", f"data.alecs_root={alecs}"], tmp_path)
+    dm = datamodule(["data=seed_mixture", f"data.source.parts.webis.root={webis}",
+                     f"data.source.parts.alecs.root={alecs}"], tmp_path)
     assert set(dm.subset_names) == {"webis_pos", "webis_random", "alecs_pos", "alecs_random"}
     assert all(len(subset_counts(dm, s)) == 4 for s in ("val", "test"))  # eval splits hold every subset
     loader = dm.train_dataloader()
@@ -264,7 +268,8 @@ def test_seed_mixture_config_over_webis_and_alecs(tmp_path: Path) -> None:
     assert abs(share["webis_pos"] / len(names) - 0.4) < 0.06
     assert len(ids) == len(loader.sampler)
     with pytest.raises(ParasimError, match=r"names subset\(s\) \['webis_neg'\] that the training split does not"):
-        datamodule(["data=seed_mixture", f"data.webis_root={webis}", f"data.alecs_root={alecs}",
+        datamodule(["data=seed_mixture", f"data.source.parts.webis.root={webis}",
+                    f"data.source.parts.alecs.root={alecs}",
                     "+data.mixture.probabilities.webis_neg=0.1"], tmp_path / "bad")
 
 
@@ -276,13 +281,13 @@ def test_cp1252_file_loads_with_a_warning_naming_it(tmp_path: Path) -> None:
     rows = "".join(f"Caf\xe9 {i} opened. It was na\xefve.,Caf\xe9 {i} began trading.,1\n" for i in range(20))
     path.write_bytes(("paragraphs1,paragraphs2,label\n" + rows).encode("cp1252"))
     with pytest.warns(UserWarning, match=r"legacy\.csv: not valid UTF-8.*cp1252"):
-        dm = datamodule(["data=pairs", f"data.path={path}"], tmp_path)
+        dm = datamodule(["data=pairs", f"data.source.path={path}"], tmp_path)
     assert all(r.text_a.startswith("Café") for s in SPLITS for r in dm.records[s])
 
 
 def test_empty_paragraphs_are_kept_scoring_zero_unless_drop_empty(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "p.csv", [*numbered_rows(0, 30), ("   ", "Something here.", 0), ("", "", 1)])
-    module, dm = build(compose_train(["data=pairs", f"data.path={path}"], tmp_path / "a"))
+    module, dm = build(compose_train(["data=pairs", f"data.source.path={path}"], tmp_path / "a"))
     dm.setup()
     assert dm.dataset_card()["empty_pairs"] == 2
     split = next(s for s in SPLITS if any(not r.text_a.strip() for r in dm.records[s]))
@@ -293,7 +298,7 @@ def test_empty_paragraphs_are_kept_scoring_zero_unless_drop_empty(tmp_path: Path
     assert all(len(prepared.a[i]) == 0 for i in rows)  # no sentences at all
     assert module.loss_fn.score(batch).tolist() == [0.0] * len(rows)
 
-    dropped = datamodule(["data=pairs", f"data.path={path}", "data.drop_empty=true"], tmp_path / "b")
+    dropped = datamodule(["data=pairs", f"data.source.path={path}", "data.drop_empty=true"], tmp_path / "b")
     assert dropped.dataset_card()["dropped_empty"] == 2
     assert sum(len(dropped.records[s]) for s in SPLITS) == 30
 
@@ -307,7 +312,7 @@ def test_empty_paragraphs_are_kept_scoring_zero_unless_drop_empty(tmp_path: Path
 )
 def test_bad_label_fails_before_training_naming_file_and_line(tmp_path: Path, rows, problem: str) -> None:
     path = write_csv(tmp_path / "bad.csv", [("Fine.", "Also fine.", "1"), *rows])
-    cfg = compose_train(["data=pairs", f"data.path={path}", "export=none"], tmp_path / "run")
+    cfg = compose_train(["data=pairs", f"data.source.path={path}", "export=none"], tmp_path / "run")
     with pytest.raises(ParasimError, match=rf"bad\.csv, {problem}"):
         train(cfg)
     assert not (tmp_path / "run" / "checkpoints").exists()  # fit never started
@@ -317,28 +322,30 @@ def test_bad_label_fails_before_training_naming_file_and_line(tmp_path: Path, ro
 def test_missing_or_unknown_column_is_an_error_at_setup(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "cols.csv", numbered_rows(0, 10), header=("first", "second", "label"))
     with pytest.raises(ParasimError, match=r"cols\.csv: no column 'paragraphs1'.*'first', 'second', 'label'"):
-        datamodule(["data=pairs", f"data.path={path}"], tmp_path / "a")
+        datamodule(["data=pairs", f"data.source.path={path}"], tmp_path / "a")
     with pytest.raises(ParasimError, match=r"no column 'sentence1'"):
-        datamodule(["data=pairs", f"data.path={path}", "data.columns.text_a=sentence1"], tmp_path / "b")
+        datamodule(["data=pairs", f"data.source.path={path}", "data.source.columns.text_a=sentence1"], tmp_path / "b")
 
 
 def test_bad_data_options_are_clear_errors(tmp_path: Path) -> None:
-    with pytest.raises(ParasimError, match=r"data\.bogus: not an option of the 'webis' source"):
-        datamodule(["data=webis", "data.root=x", "+data.bogus=1"], tmp_path)
-    with pytest.raises(ParasimError, match="needs data.path=FILE"):
+    """Every source option is declared under `data.source`: Hydra refuses a misspelt one before anything runs."""
+    with pytest.raises(ConfigCompositionException, match=r"data\.source\.bogus"):
+        datamodule(["data=webis", "data.source.root=x", "data.source.bogus=1"], tmp_path)
+    with pytest.raises(ParasimError, match="needs data.source.path=FILE"):
         datamodule(["data=pairs"], tmp_path)
-    with pytest.raises(ParasimError, match=r"data=webis needs a Webis-CPC-11 folder: data.root=DIR"):
+    with pytest.raises(ParasimError, match=r"data=webis needs a Webis-CPC-11 folder: data.source.root=DIR"):
         datamodule(["data=webis"], tmp_path)
-    with pytest.raises(ParasimError, match=r"data\.alecs_root=DIR"):
-        datamodule(["data=seed_mixture", f"data.webis_root={write_webis(tmp_path / 'w', range(1, 20))}"], tmp_path)
-    with pytest.raises(ParasimError, match=r"data\.alecs_nope: not an option of the 'alecs' source"):
-        datamodule(["data=seed_mixture", "data.webis_root=x", "data.alecs_root=y", "+data.alecs_nope=1"], tmp_path)
+    with pytest.raises(ParasimError, match=r"data\.source\.parts\.alecs\.root=DIR"):
+        datamodule(["data=seed_mixture", f"data.source.parts.webis.root={write_webis(tmp_path / 'w', range(1, 20))}"],
+                    tmp_path)
+    with pytest.raises(ConfigCompositionException, match=r"data\.source\.parts\.alecs\.nope"):
+        datamodule(["data=seed_mixture", "data.source.parts.alecs.nope=1"], tmp_path)
 
 
 def test_sentence_over_the_token_cap_is_truncated_and_counted(tmp_path: Path) -> None:
     long = " ".join(["word"] * 500) + "."
     path = write_csv(tmp_path / "long.csv", [*numbered_rows(0, 20), (long, "Short one.", 1)])
-    dm = datamodule(["data=pairs", f"data.path={path}"], tmp_path)
+    dm = datamodule(["data=pairs", f"data.source.path={path}"], tmp_path)
     card = dm.dataset_card()
     assert card["truncated_units"] == 1
     assert max(len(ids) for ids in dm.corpus.units) == 384
@@ -351,7 +358,7 @@ def test_duplicates_are_reported_and_dedupe_removes_them(tmp_path: Path) -> None
     paths = {"train": write_csv(tmp_path / "train.csv", train_rows),
              "val": write_csv(tmp_path / "val.csv", numbered_rows(100, 105)),
              "test": write_csv(tmp_path / "test.csv", test_rows)}
-    overrides = ["data=pairs", *(f"data.{s}_path={p}" for s, p in paths.items())]
+    overrides = ["data=pairs", *(f"data.source.{s}_path={p}" for s, p in paths.items())]
     card = datamodule(overrides, tmp_path / "a").dataset_card()
     assert (card["duplicate_pairs"], card["cross_split_duplicates"], card["removed_duplicates"]) == (2, 1, 0)
     deduped = datamodule([*overrides, "data.dedupe=true"], tmp_path / "b")
@@ -364,7 +371,7 @@ def test_duplicates_are_reported_and_dedupe_removes_them(tmp_path: Path) -> None
 
 def test_dataset_card_contents(tmp_path: Path) -> None:
     rows = [(f"One {i}. Two {i}. Three {i}.", f"Uno {i}.", round(i / 40, 3)) for i in range(41)]
-    dm = datamodule(["data=pairs", f"data.path={write_csv(tmp_path / 'g.csv', rows)}"], tmp_path)
+    dm = datamodule(["data=pairs", f"data.source.path={write_csv(tmp_path / 'g.csv', rows)}"], tmp_path)
     card = dm.dataset_card()
     assert card["pairs"] == {s: len(dm.records[s]) for s in SPLITS}
     assert card["subsets"] == [{"subset": "pairs", **card["pairs"]}]
@@ -381,8 +388,8 @@ def test_dataset_card_contents(tmp_path: Path) -> None:
 def test_short_training_runs_on_a_csv_and_a_webis_folder(tmp_path: Path) -> None:
     csv_path = write_csv(tmp_path / "mine.csv", numbered_rows(0, 40))
     webis = write_webis(tmp_path / "webis", range(1, 41))
-    for name, overrides in {"csv": ["data=pairs", f"data.path={csv_path}"],
-                            "webis": ["data=webis", f"data.root={webis}"]}.items():
+    for name, overrides in {"csv": ["data=pairs", f"data.source.path={csv_path}"],
+                            "webis": ["data=webis", f"data.source.root={webis}"]}.items():
         out = tmp_path / name
         cfg = compose_train([*overrides, "trainer.fast_dev_run=true", "export=none"], out)
         metrics = train(cfg)

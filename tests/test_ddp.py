@@ -119,7 +119,8 @@ def test_ddp_trains_several_steps_and_equals_one_process(tmp_path: Path) -> None
 
 def ddp_cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "scripts/train.py", "trainer=ddp_cpu", "model=mpnet_tiny", "logger=csv", "precision=32-true",
+        [sys.executable, "scripts/train.py", "trainer=ddp_cpu", "model=mpnet_tiny", "logger=csv",
+         "trainer.precision=32-true",
          "export.enabled=false", "data.limit=16", "data.batch_size=2", f"hydra.run.dir={tmp_path / 'run'}",
          f"data.cache_dir={tmp_path / 'prepared'}", *overrides],
         cwd=ROOT, capture_output=True, text=True, timeout=600,

@@ -18,7 +18,8 @@ def step_losses(tmp_path: Path, name: str, seed: int) -> list[float]:
     """`train/loss` of a fresh `scripts/train.py` process, one value per optimizer step."""
     run = tmp_path / name
     result = subprocess.run(
-        [sys.executable, "scripts/train.py", "model=mpnet_tiny", "logger=csv", "precision=32-true", "trainer=cpu",
+        [sys.executable, "scripts/train.py", "model=mpnet_tiny", "logger=csv", "trainer.precision=32-true",
+         "trainer=cpu",
          "eval_base=false", "test=false", "export.enabled=false", "data.limit=32", f"trainer.max_steps={STEPS}",
          f"seed={seed}", f"hydra.run.dir={run}", f"data.cache_dir={tmp_path / 'prepared'}"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,

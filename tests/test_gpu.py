@@ -28,12 +28,12 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from transformers import MPNetConfig, MPNetModel
 
 from conftest import ROOT, pair_batch
+from parasim.callbacks import NanGuard
 from parasim.corpora import corpus_path
 from parasim.data.mtmp_pan import build_splits
 from parasim.losses import SEF1MSELoss
 from parasim.models.encoder import load_pretrained
 from parasim.module import ParaphraseModule
-from parasim.reliability import NanGuard
 from parasim.weights import model_dir
 from test_fast_paths import assert_same_gradients
 
@@ -135,7 +135,7 @@ def test_the_training_forward_makes_no_cuda_sync(random_model: Path, pairs) -> N
 
 def test_cli_seed_card_on_gpu_end_to_end(random_model: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    on = ["trainer=gpu"] if DEVICE == "cuda" else ["trainer=cpu", "precision=32-true"]
+    on = ["trainer=gpu"] if DEVICE == "cuda" else ["trainer=cpu", "trainer.precision=32-true"]
     result = subprocess.run(
         [sys.executable, "scripts/train.py", "experiment=seed_card", *on, "trainer.max_steps=10",
          f"model.path={random_model}", "logger=csv", "eval_base=false", "data.limits.val=32", "data.limits.test=32",

@@ -112,8 +112,8 @@ def test_bad_input(tmp_path: Path, scorer_model: Path, name: str) -> None:
     path.write_bytes(content)
     out = tmp_path / "run"
 
-    trained = run("scripts/train.py", "data=pairs", f"data.path={path}", "model=mpnet_tiny", "logger=csv",
-                  "precision=32-true", "trainer=cpu", "trainer.max_steps=2", "eval_base=false", "test=false",
+    trained = run("scripts/train.py", "data=pairs", f"data.source.path={path}", "model=mpnet_tiny", "logger=csv",
+                  "trainer.precision=32-true", "trainer=cpu", "trainer.max_steps=2", "eval_base=false", "test=false",
                   "export.enabled=false", f"hydra.run.dir={out}", f"data.cache_dir={tmp_path / 'prepared'}")
     kind, expected = train_outcome
     if kind == "error":

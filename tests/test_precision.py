@@ -15,16 +15,15 @@ from torch.utils.data import DataLoader
 
 import parasim.models.packed as packed
 from conftest import pair_batch, tiny
+from parasim.callbacks import LossScaleStallError, NanGuard
 from parasim.losses import SEF1MSELoss
 from parasim.models.batching import Planner
 from parasim.models.encoder import load_pretrained
 from parasim.module import ParaphraseModule
-from parasim.reliability import NanGuard
-from parasim.reliability.nan_guard import LossScaleStallError
 
 
 def bf16_mixed() -> MixedPrecision:
-    """The precision plugin `precision=bf16-mixed` gives a CPU run: its forward context is the training step's."""
+    """The plugin `trainer.precision=bf16-mixed` gives a CPU run: its forward context is the training step's."""
     return MixedPrecision("bf16-mixed", "cpu")
 
 

@@ -23,15 +23,14 @@ from torch.multiprocessing import ProcessRaisedException
 from torch.utils.data import DataLoader
 
 from conftest import ROOT, compose_train
-from parasim.errors import ParasimError
-from parasim.reliability import NanGuard, NonFiniteLossError
+from parasim.callbacks import NanGuard, NonFiniteLossError
+from parasim.errors import ParasimError, WorkerError, worker_exception, worker_user_error
 from parasim.reliability.overrides import type_problem
 from parasim.reliability.preflight import check_checkpoint, check_model_files, check_output_dir
 from parasim.reliability.secrets import check_no_secrets
-from parasim.reliability.worker_errors import WorkerError, worker_exception, worker_user_error
 from parasim.train import build, cli
 
-QUICK = ["model=mpnet_tiny", "logger=csv", "precision=32-true", "trainer=cpu", "eval_base=false", "test=false",
+QUICK = ["model=mpnet_tiny", "logger=csv", "trainer.precision=32-true", "trainer=cpu", "eval_base=false", "test=false",
          "export.enabled=false", "data.limit=16", "trainer.max_steps=2"]
 
 
@@ -78,7 +77,7 @@ CONFIG_ERRORS = [
     (["seed=abc"], "seed='abc' is not an integer"),
     (["trainer.max_epochs=1.5"], "trainer.max_epochs=1.5 is not an integer"),
     (["eval_base=maybe"], "eval_base='maybe' is not true or false"),
-    pytest.param(["precision=16-mixed"], "needs a CUDA GPU", marks=pytest.mark.skipif(CUDA, reason="has CUDA")),
+    pytest.param(["trainer.precision=16-mixed"], "needs a CUDA GPU", marks=pytest.mark.skipif(CUDA, reason="has CUDA")),
     pytest.param(["trainer=gpu"], "trainer=cpu", marks=pytest.mark.skipif(CUDA, reason="has CUDA")),
     (["model=mpnet_base", "model.path={tmp}"], "make weights"),
     (["ckpt_path={tmp}/missing.ckpt"], "does not exist"),
@@ -221,7 +220,7 @@ def worker_trace(last_line: str) -> ProcessRaisedException:
 def test_worker_errors_are_recovered_only_for_parasim_classes() -> None:
     """A DDP worker's ParasimError comes back as itself; other errors (or unknown classes) stay tracebacks."""
     found = worker_user_error(worker_trace(
-        "parasim.reliability.nan_guard.NonFiniteLossError: the training loss is nan at step 3: see last_good.ckpt"))
+        "parasim.callbacks.nan_guard.NonFiniteLossError: the training loss is nan at step 3: see last_good.ckpt"))
     assert isinstance(found, NonFiniteLossError)
     assert str(found) == "the training loss is nan at step 3: see last_good.ckpt"
     for line in ("ValueError: bad", "torch.OutOfMemoryError: CUDA out of memory", "parasim.nowhere.Error: x"):
@@ -231,7 +230,7 @@ def test_worker_errors_are_recovered_only_for_parasim_classes() -> None:
 
 def test_any_worker_error_ends_as_in_one_process() -> None:
     """Not the whole worker traceback: the worker's error itself, its class where it is a builtin."""
-    user = worker_exception(worker_trace("parasim.reliability.nan_guard.NonFiniteLossError: the loss is nan"))
+    user = worker_exception(worker_trace("parasim.callbacks.nan_guard.NonFiniteLossError: the loss is nan"))
     assert isinstance(user, NonFiniteLossError) and str(user) == "the loss is nan"
     builtin = worker_exception(worker_trace("RuntimeError: It looks like your LightningModule has parameters that "
                                             "were not used in producing the loss"))

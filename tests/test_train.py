@@ -69,7 +69,7 @@ def test_cli_seed_card_tiny_two_steps(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "env", "expected"),
     [
-        (["precision=16-mixed", "model=mpnet_tiny"], {}, "16-mixed needs a CUDA GPU"),
+        (["trainer.precision=16-mixed", "model=mpnet_tiny"], {}, "16-mixed needs a CUDA GPU"),
         (["model=mpnet_huge"], {}, "Could not find 'model/mpnet_huge'"),
         (["trainer.max_epoch=1"], {}, "max_epoch"),
         (["model=mpnet_base"], {"PARASIM_CACHE": "/nonexistent/parasim-cache"}, "make weights"),

@@ -22,7 +22,7 @@ from wandb.proto import wandb_internal_pb2
 from conftest import ROOT
 
 TESTS = Path(__file__).resolve().parent
-TINY = ["model=mpnet_tiny", "trainer=cpu", "precision=32-true", "eval_base=false", "export=none"]
+TINY = ["model=mpnet_tiny", "trainer=cpu", "trainer.precision=32-true", "eval_base=false", "export=none"]
 FAKE_KEY = "local-0123456789abcdef0123456789abcdef01234567"  # never sent: WANDB_MODE=offline
 
 

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 import torch
 from hydra.utils import instantiate
-from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig
 from rich.console import Console
 from rich.markdown import Markdown
 
+from parasim.configs import CONFIG_DIR
 from parasim.data.records import PairRecord
 from parasim.errors import ParasimError
 from parasim.evaluation import calibration, plots
@@ -29,16 +29,16 @@ from parasim.evaluation.embedding import resolve_device
 from parasim.evaluation.predict import ScoredSplit, collect_scores
 from parasim.evaluation.report import calibration_report, markdown, model_metrics, scorer_metrics
 from parasim.evaluation.scorers import TITLES, score_texts
+from parasim.loggers import log_images
 from parasim.losses.base import PairLoss
 from parasim.models.encoder import load_pretrained
-from parasim.run_artifacts import log_run_config, write_metrics
-from parasim.utils.console import print_config_tree, user_errors
+from parasim.runs import log_run_config, write_metrics
+from parasim.task import Job, Metrics, entry, run_job
+from parasim.utils.console import print_config_tree
 from parasim.utils.files import write_text_atomic
-from parasim.utils.instantiate import instantiate_loggers
-from parasim.utils.resolvers import register_resolvers
+from parasim.utils.instantiate import instantiate_group
 
 log = logging.getLogger(__name__)
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 
 
 def load_checkpoint(loss: PairLoss, path: str | Path) -> None:
@@ -130,71 +130,53 @@ def make_plots(output_dir: Path, splits: dict[str, ScoredSplit], subset_names: l
     return images
 
 
-def evaluate(cfg: DictConfig) -> dict[str, float]:
-    """Run one evaluation; returns the metrics also written to metrics.json."""
-    output_dir = Path(cfg.paths.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+def evaluate_job(job: Job) -> Metrics:
+    """One evaluation in `job.output_dir`; returns the metrics also written to metrics.json."""
+    cfg, output_dir = job.cfg, job.output_dir
     print_config_tree(cfg, save_to=output_dir / "config_tree.log")
     torch.manual_seed(cfg.seed)
     loss = load_model(cfg).to(resolve_device(cfg.device))
     datamodule = instantiate(cfg.data, tokenizer=loss.encoder.tokenizer, planner=loss.encoder.planner,
                              unit=cfg.data.get("unit") or loss.unit)
     datamodule.setup()
-    loggers = instantiate_loggers(cfg.get("logger"))
-    log_run_config(cfg, loggers)
+    job.loggers += instantiate_group(cfg.get("logger"))
+    log_run_config(cfg, job.loggers)
     score_name = TITLES["sef1" if loss.unit == "sentences" else "cosine"]
-    status = "failed"
-    try:
-        splits = {s: collect_scores(loss, getattr(datamodule, f"{s}_dataloader")()) for s in ("val", "test")}
-        subset_names = list(datamodule.subset_names)
-        metrics = model_metrics(splits["val"], splits["test"], subset_names)
-        calibrator = instantiate(cfg.calibration) if cfg.get("calibration") else calibration.Calibrator()
-        fit = calibration.fit_report(calibrator, splits["val"].scores, splits["val"].labels)
-        metrics |= calibration_report(calibrator, splits)
-        if calibrator.kind != "none":
-            calibration.save(calibrator, output_dir / calibration.FILENAME, fit)
-        names = list(cfg.get("scorers") or [])
-        scorer_scores = {s: text_scores(loss, datamodule.records[s], names) for s in splits}
-        if names:
-            metrics |= scorer_metrics(scorer_scores["val"], splits["val"].labels, scorer_scores["test"],
-                                      splits["test"].labels)
-        metrics = {k: v for k, v in metrics.items() if not math.isnan(v)}
-        write_scores(output_dir / "scores.csv", splits, subset_names, calibrator, scorer_scores)
-        images = make_plots(output_dir, splits, subset_names, calibrator, scorer_scores["test"], score_name,
-                            training_run_dir(cfg)) if cfg.get("plots", True) else []
-        write_metrics(output_dir, metrics)
-        report = markdown(metrics, subset_names, score_name, calibrator.kind, model_title(cfg))
-        write_text_atomic(output_dir / "metrics.md", report)
-        for logger in loggers:
-            logger.log_metrics(metrics)
-        plots.log_images(loggers, images)
-        status = "success"
-    finally:
-        finish_loggers(loggers, status)
+    splits = {s: collect_scores(loss, getattr(datamodule, f"{s}_dataloader")()) for s in ("val", "test")}
+    subset_names = list(datamodule.subset_names)
+    metrics = model_metrics(splits["val"], splits["test"], subset_names)
+    calibrator = instantiate(cfg.calibration) if cfg.get("calibration") else calibration.Calibrator()
+    fit = calibration.fit_report(calibrator, splits["val"].scores, splits["val"].labels)
+    metrics |= calibration_report(calibrator, splits)
+    if calibrator.kind != "none":
+        calibration.save(calibrator, output_dir / calibration.FILENAME, fit)
+    names = list(cfg.get("scorers") or [])
+    scorer_scores = {s: text_scores(loss, datamodule.records[s], names) for s in splits}
+    if names:
+        metrics |= scorer_metrics(scorer_scores["val"], splits["val"].labels, scorer_scores["test"],
+                                  splits["test"].labels)
+    metrics = {k: v for k, v in metrics.items() if not math.isnan(v)}
+    write_scores(output_dir / "scores.csv", splits, subset_names, calibrator, scorer_scores)
+    images = make_plots(output_dir, splits, subset_names, calibrator, scorer_scores["test"], score_name,
+                        training_run_dir(cfg)) if cfg.get("plots", True) else []
+    write_metrics(output_dir, metrics)
+    report = markdown(metrics, subset_names, score_name, calibrator.kind, model_title(cfg))
+    write_text_atomic(output_dir / "metrics.md", report)
+    for logger in job.loggers:
+        logger.log_metrics(metrics)
+    log_images(job.loggers, images)
     Console().print(Markdown(report))
     log.info("evaluation written to %s", output_dir)
     return metrics
 
 
-def finish_loggers(loggers: list[Logger], status: str) -> None:
-    """Flush every logger; end W&B runs here so a multirun's jobs do not share one run."""
-    for logger in loggers:
-        logger.finalize(status)
-        if isinstance(logger, WandbLogger):
-            logger.experiment.finish(exit_code=0 if status == "success" else 1)
+def evaluate(cfg: DictConfig) -> Metrics:
+    """Run one evaluation (status, loggers and errors handled); returns its metrics."""
+    return run_job(evaluate_job, cfg)
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
-@user_errors
-def main(cfg: DictConfig) -> float | None:
-    metrics = evaluate(cfg)
-    name = cfg.get("optimized_metric")
-    return metrics.get(name) if name else None
+main = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="eval")(entry(evaluate_job))
 
 
 def cli() -> None:
-    register_resolvers()
     main()
-
-
-register_resolvers()

@@ -35,12 +35,6 @@ class ParaphraseModule(L.LightningModule):
     def encoder(self) -> SentenceEncoder:
         return self.loss_fn.encoder
 
-    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        """A PairBatch moves itself: non-blocking copies, which overlap with compute when the batch is pinned."""
-        if isinstance(batch, PairBatch):
-            return batch.to(device, non_blocking=device.type == "cuda")
-        return super().transfer_batch_to_device(batch, device, dataloader_idx)
-
     def training_step(self, batch: PairBatch, batch_idx: int) -> torch.Tensor:
         loss = self.loss_fn(batch, batch.labels)
         self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=len(batch))

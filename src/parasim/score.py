@@ -8,25 +8,21 @@ every input column except the two paragraphs (e.g. `label`, an id) is passed thr
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Any
 
 import hydra
-from omegaconf import DictConfig
 
+from parasim.configs import CONFIG_DIR
 from parasim.evaluation import calibration
 from parasim.evaluation.embedding import resolve_device
 from parasim.evaluation.pairs_io import read_rows, texts, write_rows
 from parasim.evaluation.scorers import score_texts
 from parasim.models.encoder import load_pretrained
-from parasim.utils.console import user_errors
-from parasim.utils.resolvers import register_resolvers
-
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+from parasim.task import Job, Metrics, entry
 
 
-def score(cfg: DictConfig) -> list[dict[str, Any]]:
-    """Score every row of `cfg.input` and write `cfg.output`; returns the output rows."""
+def score_job(job: Job) -> Metrics:
+    """Score every row of `input` and write `output`; a scoring run has no metric to optimise."""
+    cfg = job.cfg
     rows = read_rows(str(cfg.input), cfg.format)
     where = "stdin" if cfg.input == "-" else str(cfg.input)
     first, second = texts(rows, cfg.text_a, where), texts(rows, cfg.text_b, where)
@@ -45,15 +41,11 @@ def score(cfg: DictConfig) -> list[dict[str, Any]]:
     write_rows(str(cfg.output), out)
     if cfg.output != "-":
         print(f"scored {len(out)} pairs → {cfg.output}", file=sys.stderr)
-    return out
+    return {}
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="score")
-@user_errors
-def main(cfg: DictConfig) -> None:
-    score(cfg)
+main = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="score")(entry(score_job))
 
 
 def cli() -> None:
-    register_resolvers()
     main()

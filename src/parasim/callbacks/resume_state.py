@@ -17,7 +17,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from parasim.tracking import run_id
+from parasim.loggers.wandb import run_id
 
 KEY = "parasim"
 

@@ -1,9 +1,4 @@
-"""LightningDataModule: records from a source → clean-up → cached pre-processing → token-budgeted pair batches.
-
-Every data config key the datamodule does not take itself (`root`, `path`, `negatives`, …) is an option
-of its source and is passed to it; an option the source does not know is refused by `setup`, before any
-file is read.
-"""
+"""LightningDataModule: records from a source → clean-up → cached pre-processing → token-budgeted pair batches."""
 
 from __future__ import annotations
 
@@ -25,7 +20,6 @@ from parasim.data.mixture import MixtureSampler
 from parasim.data.prepare import PreparedCorpus, PreparedSplit, prepare_cached
 from parasim.data.records import PairRecord
 from parasim.data.resumable import EpochShuffleSampler, ResumableLoader
-from parasim.data.sources import check_options
 from parasim.data.splits import SPLITS
 from parasim.errors import ParasimError
 from parasim.models.batching import Planner
@@ -47,7 +41,7 @@ class PairDataset(Dataset):
 
 
 class PairDataModule(L.LightningDataModule):
-    """`source(**source_options)` returns {split: [PairRecord]}; everything after that is corpus-independent.
+    """`source()` returns {split: [PairRecord]}; everything after that is corpus-independent.
 
     `drop_empty` drops pairs with an empty paragraph (kept by default: SE-F1 scores them 0); `dedupe`
     removes duplicate pairs (always counted in the dataset card); `limit`/`limits` cap pairs per split,
@@ -55,14 +49,13 @@ class PairDataModule(L.LightningDataModule):
     all_exhausted}) samples the training split by subset; val/test always hold every subset.
     """
 
-    def __init__(self, source: Callable[..., Mapping[str, list[PairRecord]]], tokenizer: PreTrainedTokenizerBase,
+    def __init__(self, source: Callable[[], Mapping[str, list[PairRecord]]], tokenizer: PreTrainedTokenizerBase,
                  planner: Planner, unit: str = "sentences", batch_size: int = 4, eval_batch_size: int = 16,
                  limit: int | None = None, limits: Mapping[str, int | None] | None = None,
                  max_seq_length: int = 384, paragraph_max_tokens: int | None = None, cache_dir: str | None = None,
                  num_workers: int = 0, pin_memory: bool | None = None, seed: int = 0, drop_empty: bool = False,
-                 dedupe: bool = False, mixture: Mapping[str, Any] | None = None, **source_options: Any) -> None:
+                 dedupe: bool = False, mixture: Mapping[str, Any] | None = None) -> None:
         super().__init__()
-        self.source_options = {k: _plain(v) for k, v in source_options.items()}
         self.mixture = _plain(mixture)
         self.source = source
         self.drop_empty = drop_empty
@@ -92,11 +85,10 @@ class PairDataModule(L.LightningDataModule):
             return
         started = time.perf_counter()
         # checked here, not in __init__: Hydra's instantiate would wrap the ParasimError and hide its message
-        check_options(self.source, self.source_options)
         if self.mixture is not None and (set(self.mixture) - MIXTURE_KEYS or "probabilities" not in self.mixture):
             raise ParasimError(f"data.mixture takes {sorted(MIXTURE_KEYS)} (probabilities required), "
                                f"got {sorted(self.mixture)}")
-        records = dict(self.source(**self.source_options))
+        records = dict(self.source())
         missing = [s for s in SPLITS if s not in records]
         if missing:
             raise ParasimError(f"The data source gave no {', '.join(missing)} split.")

@@ -1,17 +1,15 @@
 """Data sources: each returns {train, val, test: [PairRecord]} and is one `conf/data/` option.
 
-The datamodule calls a source with the data config's own keys (`data.root`, `data.path`, …), so every
-source option is a plain command-line override. Random negatives are built *within* each split from
-that split's positives, so no text of a validation or test pair appears in a training negative; the
-reference built them before splitting, which leaks.
+A data config's `source:` lists every option of its source (`data.source.root=DIR`, `data.source.path=FILE`),
+so Hydra refuses a misspelt one before anything runs, and the datamodule calls the source with no arguments.
+Random negatives are built *within* each split from that split's positives, so no text of a validation or
+test pair appears in a training negative; the reference built them before splitting, which leaks.
 """
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 from parasim.data.readers import random_negatives, read_alecs, read_pairs_file, read_webis
 from parasim.data.records import PairRecord
@@ -19,7 +17,6 @@ from parasim.data.splits import FRACTIONS, KEYS, SPLITS, proportional_counts, sp
 from parasim.errors import ParasimError
 
 Splits = dict[str, list[PairRecord]]
-Source = Callable[..., Mapping[str, list[PairRecord]]]
 TOP_UPS = 4  # redraw rounds for repeated random negatives; a tiny corpus may end a few short
 COLUMNS = {"text_a": "paragraphs1", "text_b": "paragraphs2", "label": "label"}
 
@@ -34,17 +31,18 @@ def pairs(path: str | None = None, train_path: str | None = None, val_path: str 
     """
     unknown = set(columns or {}) - set(COLUMNS)
     if unknown:
-        raise ParasimError(f"data.columns: unknown key(s) {sorted(unknown)}; the keys are {list(COLUMNS)}")
+        raise ParasimError(f"data.source.columns: unknown key(s) {sorted(unknown)}; the keys are {list(COLUMNS)}")
     names = {**COLUMNS, **(columns or {})}
     if split_by not in KEYS:
-        raise ParasimError(f"data.split_by must be one of {list(KEYS)}, got {split_by!r}")
+        raise ParasimError(f"data.source.split_by must be one of {list(KEYS)}, got {split_by!r}")
     presplit = {"train": train_path, "val": val_path, "test": test_path}
     if path is not None and any(presplit.values()):
-        raise ParasimError("give either data.path (one file, split 70/15/15) or data.train_path/val_path/test_path")
+        raise ParasimError("give either data.source.path (one file, split 70/15/15) or "
+                           "data.source.train_path/val_path/test_path")
     if path is None:
-        missing = [f"data.{name}_path" for name, value in presplit.items() if value is None]
+        missing = [f"data.source.{name}_path" for name, value in presplit.items() if value is None]
         if missing:
-            raise ParasimError(f"data=pairs needs data.path=FILE, or all three pre-split files; missing: "
+            raise ParasimError(f"data=pairs needs data.source.path=FILE, or all three pre-split files; missing: "
                                f"{', '.join(missing)}")
         return {name: read_pairs_file(file, subset=subset, **names) for name, file in presplit.items()}
     return split_records(read_pairs_file(path, subset=subset, **names), split_seed, fractions, KEYS[split_by])
@@ -75,25 +73,16 @@ def alecs(root: str | None = None, negatives: int | None = None, negatives_seed:
     return _add_negatives(split, negatives, negatives_seed, positive="alecs_pos", subset="alecs_random")
 
 
-def mixture(parts: Mapping[str, Source], **options: Any) -> Splits:
+def mixture(parts: Mapping[str, Callable[[], Splits]]) -> Splits:
     """Concatenate several sources' splits; each split keeps every part's subset names.
 
-    Options are routed by prefix: `webis_root=DIR` calls `parts["webis"](root=DIR)`. Two parts that
+    Each part is a source with its options bound (`data.source.parts.webis.root=DIR`). Two parts that
     produce the same subset name are refused, since their pairs could not be told apart in metrics.
     """
-    routed: dict[str, dict[str, Any]] = {name: {} for name in parts}
-    for key, value in options.items():
-        owners = [name for name in parts if key.startswith(f"{name}_")]
-        if not owners:
-            raise ParasimError(f"data.{key}: no mixture part named by its prefix; parts: {', '.join(parts)}")
-        owner = max(owners, key=len)
-        routed[owner][key[len(owner) + 1 :]] = value
-    for name, source in parts.items():
-        check_options(source, routed[name], prefix=f"data.{name}_")
     out: Splits = {name: [] for name in SPLITS}
     owner_of: dict[str, str] = {}
     for name, source in parts.items():
-        for split, records in source(**routed[name]).items():
+        for split, records in source().items():
             for subset in {r.subset for r in records}:
                 if owner_of.setdefault(subset, name) != name:
                     raise ParasimError(f"mixture parts {owner_of[subset]!r} and {name!r} both produce subset "
@@ -102,22 +91,10 @@ def mixture(parts: Mapping[str, Source], **options: Any) -> Splits:
     return out
 
 
-def check_options(source: Callable[..., Any], options: Mapping[str, Any], prefix: str = "data.") -> None:
-    """Refuse options the source does not take, listing the ones it does (before any file is read)."""
-    parameters = inspect.signature(source).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return
-    unknown = sorted(set(options) - set(parameters))
-    if unknown:
-        target = getattr(getattr(source, "func", source), "__name__", str(source))
-        accepted = ", ".join(f"{prefix}{p}" for p in parameters)
-        raise ParasimError(f"{', '.join(prefix + u for u in unknown)}: not an option of the {target!r} source; "
-                           f"its options: {accepted}")
-
-
 def _need_root(root: str | None, name: str, what: str) -> None:
     if root is None:
-        raise ParasimError(f"data={name} needs {what}: data.root=DIR (data.{name}_root=DIR in a mixture)")
+        raise ParasimError(f"data={name} needs {what}: data.source.root=DIR "
+                           f"(data.source.parts.{name}.root=DIR in a mixture)")
 
 
 def _add_negatives(split: Splits, count: int | None, seed: int, positive: str, subset: str) -> Splits:
@@ -126,7 +103,7 @@ def _add_negatives(split: Splits, count: int | None, seed: int, positive: str, s
     if count is None:
         counts = {name: len(p) for name, p in positives.items()}
     elif count < 0:
-        raise ParasimError(f"data.negatives must be >= 0 or null, got {count}")
+        raise ParasimError(f"data.source.negatives must be >= 0 or null, got {count}")
     else:
         counts = proportional_counts(count, {name: len(p) for name, p in positives.items()})
     out: Splits = {}

@@ -1,13 +1,13 @@
 """The seed's figures as PNGs: score histograms, reliability diagram, training loss with a moving average.
 
-matplotlib's Agg backend renders without a display (CI, remote machines). When a W&B logger is
-active the same files are logged as `wandb.Image`s.
+matplotlib's Agg backend renders without a display (CI, remote machines); `parasim.loggers.log_images`
+logs the files to W&B.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
@@ -16,7 +16,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from lightning.pytorch.loggers import Logger, WandbLogger  # noqa: E402
 from sklearn.calibration import calibration_curve  # noqa: E402
 
 BIN_WIDTH = 0.01
@@ -103,12 +102,3 @@ def plot_training_loss(run_dir: str | Path, path: str | Path | None = None, wind
     ax.set_title("training loss")
     ax.legend()
     return _save(fig, Path(path) if path else Path(run_dir) / "loss_curve.png")
-
-
-def log_images(loggers: Iterable[Logger], images: Iterable[Path]) -> None:
-    """Each PNG as a `wandb.Image` under its file stem, for every active W&B logger."""
-    images = list(images)
-    for logger in loggers:
-        if isinstance(logger, WandbLogger):
-            for image in images:
-                logger.log_image(key=f"plots/{image.stem}", images=[str(image)])

@@ -1,1 +1,5 @@
-"""Export to the sentence-transformers on-disk format, with a model card."""
+"""The trained encoder as a sentence-transformers directory, with its model card: the `export` config group."""
+
+from parasim.export.exporter import Export
+
+__all__ = ["Export"]

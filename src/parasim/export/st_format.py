@@ -11,12 +11,10 @@ import json
 import os
 import shutil
 import tempfile
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import torch
-
 from parasim.models.encoder import SentenceEncoder
+from parasim.runs import framework_versions
 from parasim.utils.files import replace_dir_atomic
 
 MODULES = [
@@ -24,21 +22,6 @@ MODULES = [
     {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
     {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
 ]
-
-
-def _version(package: str) -> str:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "not installed"
-
-
-def framework_versions() -> dict[str, str]:
-    return {
-        "sentence_transformers": _version("sentence-transformers"),
-        "transformers": _version("transformers"),
-        "pytorch": torch.__version__,
-    }
 
 
 def _write_json(path: Path, data: object) -> None:

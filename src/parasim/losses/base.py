@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
@@ -14,10 +14,14 @@ from parasim.models.encoder import SentenceEncoder
 class PairLoss(nn.Module):
     """Encodes a batch's units, scores each pair, and compares scores with labels via `inner`.
 
-    `unit` tells the data layer what to embed: `sentences` (SE-F1) or whole `paragraphs`.
+    A loss declares what the data layer embeds (`unit`: `sentences` or whole `paragraphs`), and how the model
+    card names it (`card_name`, `card_description`) and its score (`score_name`).
     """
 
-    unit: Literal["sentences", "paragraphs"] = "sentences"
+    unit: ClassVar[Literal["sentences", "paragraphs"]]
+    card_name: ClassVar[str]
+    card_description: ClassVar[str]
+    score_name: ClassVar[str]
 
     def __init__(self, encoder: SentenceEncoder, inner: nn.Module | None = None) -> None:
         super().__init__()

@@ -133,7 +133,11 @@ class PairBatch:
     def padded_tokens(self) -> int:
         return self.inputs.padded_tokens
 
-    def to(self, device: torch.device | str, non_blocking: bool = False) -> PairBatch:
+    def to(self, device: torch.device | str, non_blocking: bool | None = None) -> PairBatch:
+        """Lightning moves a batch with its `.to`; copies to a GPU are non-blocking (they overlap with compute
+        when the batch is pinned) unless `non_blocking=False`."""
+        device = torch.device(device)
+        non_blocking = device.type == "cuda" if non_blocking is None else non_blocking
         return PairBatch(self.inputs.to(device, non_blocking), *(t.to(device, non_blocking=non_blocking) for t in
                          (self.a_index, self.b_index, self.labels, self.subsets, self.index)))
 

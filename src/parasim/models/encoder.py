@@ -55,12 +55,12 @@ class SentenceEncoder(nn.Module):
 
     def __init__(self, transformer: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
                  max_seq_length: int = MAX_SEQ_LENGTH, packed: bool = True, min_fill: float | None = None,
-                 batch_tokens: int = BATCH_TOKENS) -> None:
+                 batch_tokens: int | None = None) -> None:
         super().__init__()
         self.transformer = transformer
         self.tokenizer = tokenizer
         self.max_seq_length = max_seq_length
-        self.planner = Planner(tokenizer.pad_token_id, batch_tokens, min_fill)
+        self.planner = Planner(tokenizer.pad_token_id, batch_tokens or BATCH_TOKENS, min_fill)
         self.packed = packed
         freeze_pooler(transformer)
 
@@ -139,7 +139,7 @@ def _attention_implementation(path: Path) -> str:
 
 
 def load_pretrained(path: str | Path, max_seq_length: int = MAX_SEQ_LENGTH, packed: bool = True,
-                    min_fill: float | None = None, batch_tokens: int = BATCH_TOKENS) -> SentenceEncoder:
+                    min_fill: float | None = None, batch_tokens: int | None = None) -> SentenceEncoder:
     """Load a sentence-transformers directory (or any HF MPNet dir) from local disk only, in float32.
 
     float32 master weights whatever the checkpoint stores: transformers 5 loads `dtype="auto"`, so a
@@ -161,7 +161,7 @@ def load_pretrained(path: str | Path, max_seq_length: int = MAX_SEQ_LENGTH, pack
 
 def build_tiny(tokenizer_path: str | Path, hidden_size: int = 32, num_layers: int = 2, num_heads: int = 2,
                intermediate_size: int = 64, seed: int = 0, max_seq_length: int = MAX_SEQ_LENGTH, packed: bool = True,
-               min_fill: float | None = None, batch_tokens: int = BATCH_TOKENS) -> SentenceEncoder:
+               min_fill: float | None = None, batch_tokens: int | None = None) -> SentenceEncoder:
     """A randomly initialised MPNet of the real architecture and vocabulary, with its pooler as in the real
     checkpoint (so tests meet the parameters a mean-pooled embedding leaves unused), for tests and smoke runs."""
     tokenizer_path = Path(tokenizer_path)

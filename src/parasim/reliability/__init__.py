@@ -1,6 +1,6 @@
-"""Fail early and clearly: checks before training, a NaN guard during it, and no secrets in saved files."""
+"""Fail early and clearly: checks of the config, the files and the hardware before anything is built, and no
+secrets in saved files (`preflight`); the same checks as a Hydra callback before Hydra writes the run dir."""
 
-from parasim.reliability.nan_guard import NanGuard, NonFiniteLossError
 from parasim.reliability.preflight import preflight
 
-__all__ = ["NanGuard", "NonFiniteLossError", "preflight"]
+__all__ = ["preflight"]

@@ -17,13 +17,13 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from parasim.configs import CONFIG_DIR
 from parasim.errors import ParasimError
 from parasim.reliability.overrides import check_override_types
 from parasim.reliability.secrets import check_no_secrets
 
 MIN_FREE_BYTES = 64 * 2**20  # logs, CSV metrics, the prepared-data cache, W&B files
 CKPT_ALIASES = {"last", "best", "hpc", "registry"}  # names Lightning resolves itself
-CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
 
 
 def preflight(cfg: DictConfig) -> None:
@@ -144,7 +144,7 @@ def check_checkpoint(ckpt_path: Any) -> None:
 
 
 def _trainer_choices() -> str:
-    return ", ".join(sorted(f"trainer={p.stem}" for p in CONF_DIR.glob("trainer/*.yaml")))
+    return ", ".join(sorted(f"trainer={p.stem}" for p in CONFIG_DIR.glob("trainer/*.yaml")))
 
 
 def check_hardware(trainer: DictConfig) -> None:
@@ -161,7 +161,7 @@ def check_hardware(trainer: DictConfig) -> None:
         raise ParasimError(f"trainer.devices={devices} but only {torch.cuda.device_count()} GPU(s) are visible")
     if precision.startswith("16") and not on_gpu:
         raise ParasimError(f"precision {precision} needs a CUDA GPU (fp16 matmuls are not implemented on CPU); "
-                           "use precision=auto, precision=bf16-mixed or precision=32-true")
+                           "use trainer.precision=auto, trainer.precision=bf16-mixed or trainer.precision=32-true")
     if precision.startswith("bf16") and on_gpu and not torch.cuda.is_bf16_supported():
-        raise ParasimError(f"precision {precision}: this GPU has no bf16 support; use precision=16-mixed or "
-                           "precision=32-true")
+        raise ParasimError(f"precision {precision}: this GPU has no bf16 support; use trainer.precision=16-mixed or "
+                           "trainer.precision=32-true")

@@ -2,6 +2,5 @@
 
 from parasim.sweeps.callback import SweepReport
 from parasim.sweeps.report import write_report
-from parasim.sweeps.status import read_status, write_status
 
-__all__ = ["SweepReport", "read_status", "write_report", "write_status"]
+__all__ = ["SweepReport", "write_report"]

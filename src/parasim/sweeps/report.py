@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from omegaconf import OmegaConf
 
-from parasim.sweeps.status import read_status
+from parasim.runs import read_status
 from parasim.utils.files import write_text_atomic
 
 REPORT = "sweep_report"

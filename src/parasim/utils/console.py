@@ -1,12 +1,9 @@
-"""What the user sees: the config tree at start, a metrics table at the end, one-line errors."""
+"""What the user sees: the config tree at start, a metrics table at the end (one-line errors: `parasim.task`)."""
 
 from __future__ import annotations
 
-import functools
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import rich.syntax
 import rich.tree
@@ -14,9 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from parasim.errors import ParasimError
-
-FIRST_GROUPS = ("data", "model", "loss", "optimizer", "scheduler", "precision", "trainer", "callbacks", "logger",
+FIRST_GROUPS = ("data", "model", "loss", "optimizer", "scheduler", "trainer", "callbacks", "logger",
                 "paths")
 
 
@@ -42,36 +37,3 @@ def print_metrics(metrics: Mapping[str, float], title: str = "metrics") -> None:
     for key in sorted(metrics):
         table.add_row(key, f"{metrics[key]:.4f}" if isinstance(metrics[key], float) else str(metrics[key]))
     Console().print(table)
-
-
-def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Print a ParasimError as one line and exit 2 instead of a traceback from deep inside a library."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except Exception as err:
-            cause = user_error_in(err)
-            if cause is None:
-                raise
-            print(f"error: {cause}", file=sys.stderr)
-            sys.exit(2)
-
-    return wrapper
-
-
-def user_error_in(err: BaseException | None) -> ParasimError | None:
-    """The ParasimError behind `err`, also when a library (Hydra's instantiate) wrapped it or a DDP worker raised it."""
-    from parasim.reliability.worker_errors import worker_user_error  # lazy: parasim.reliability imports Lightning
-
-    seen = set()
-    while err is not None and id(err) not in seen:
-        if isinstance(err, ParasimError):
-            return err
-        from_worker = worker_user_error(err)
-        if from_worker is not None:
-            return from_worker
-        seen.add(id(err))
-        err = err.__cause__ or err.__context__
-    return None

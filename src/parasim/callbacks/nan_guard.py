@@ -30,7 +30,8 @@ from lightning.pytorch.callbacks import Callback
 from parasim.errors import ParasimError
 
 log = logging.getLogger(__name__)
-HINT = "Lower optimizer.lr and start again, keep trainer.gradient_clip_val, try precision=32-true, or check the data."
+HINT = ("Lower optimizer.lr and start again, keep trainer.gradient_clip_val, try trainer.precision=32-true, "
+        "or check the data.")
 
 
 class NonFiniteLossError(ParasimError):
@@ -85,7 +86,7 @@ class NanGuard(Callback):
         """Keep the loss (unscaled: Lightning passes the scaled one under fp16) for the check before the step."""
         scaler = _scaler(trainer)
         loss = loss.detach().float()
-        self._losses.append(loss / scaler._scale if scaler is not None else loss)  # noqa: SLF001 - no sync
+        self._losses.append(loss / scaler._scale if scaler is not None else loss)  # get_scale() would sync
 
     @torch.no_grad()
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule,
@@ -100,7 +101,7 @@ class NanGuard(Callback):
             (~torch.isfinite(loss)).float() if loss is not None else zero,
             (~torch.isfinite(norm)).float() if norm is not None else zero,
             _found_inf(scaler, optimizer, zero) if scaler is not None else zero,
-            scaler._scale.float().to(zero.device) if scaler is not None else zero,  # noqa: SLF001 - no public tensor
+            scaler._scale.float().to(zero.device) if scaler is not None else zero,  # private: no public tensor accessor
         ])
         if trainer.world_size > 1:  # every rank stops together: any rank's bad flag counts
             flags = trainer.strategy.reduce(flags, reduce_op="sum") / torch.tensor([1, 1, 1, trainer.world_size],
@@ -124,7 +125,8 @@ class NanGuard(Callback):
                     f"(the scaler skipped them all) and the loss scale fell to {scale:g}; the unscaled loss is "
                     f"{float(loss) if loss is not None else float('nan'):.6g}")
             self._stop(trainer, pl_module, what, current_is_good=True, error=LossScaleStallError,
-                       hint="Use precision=bf16-mixed (no loss scaling) or precision=32-true, or lower optimizer.lr.")
+                       hint="Use trainer.precision=bf16-mixed (no loss scaling) or trainer.precision=32-true, or "
+                            "lower optimizer.lr.")
 
     def _checkpoint_path(self, trainer: L.Trainer) -> Path:
         directory = self.dirpath or getattr(trainer.checkpoint_callback, "dirpath", None)
@@ -153,5 +155,5 @@ class NanGuard(Callback):
 
 def _found_inf(scaler: torch.amp.GradScaler, optimizer: torch.optim.Optimizer, zero: torch.Tensor) -> torch.Tensor:
     """1 when the scaler's unscale_ of this step found an Inf/NaN gradient (it will skip the step), else 0."""
-    found = scaler._per_optimizer_states[id(optimizer)]["found_inf_per_device"]  # noqa: SLF001 - no public accessor
+    found = scaler._per_optimizer_states[id(optimizer)]["found_inf_per_device"]  # private: no public accessor
     return torch.stack([f.to(zero.device) for f in found.values()]).sum().clamp(max=1) if found else zero

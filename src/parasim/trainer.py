@@ -1,11 +1,15 @@
-"""Map the `precision` config group to a Lightning precision string this machine can run."""
+"""The Lightning Trainer of a run, built from the `trainer` config with its precision resolved for this machine."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
+import lightning as L
 import torch
+from hydra.utils import instantiate
+from lightning.pytorch.loggers import Logger
+from omegaconf import DictConfig
 
 from parasim.errors import ParasimError
 
@@ -34,10 +38,17 @@ def resolve_precision(choice: str, accelerator: str = "auto") -> str:
         return "bf16-mixed" if cpu_has_fast_bf16() else "32-true"
     if choice == "16-mixed" and not cuda:
         raise ParasimError(
-            "precision=16-mixed needs a CUDA GPU (fp16 matmuls are not implemented on CPU). "
-            "Use precision=auto, precision=bf16-mixed or precision=32-true on this machine."
+            "trainer.precision=16-mixed needs a CUDA GPU (fp16 matmuls are not implemented on CPU). "
+            "Use trainer.precision=auto, trainer.precision=bf16-mixed or trainer.precision=32-true on this machine."
         )
     if choice == "bf16-mixed" and not cuda and not cpu_has_fast_bf16():
-        log.warning("precision=bf16-mixed on a CPU without AVX512-BF16 or AMX: bf16 is emulated there, about 30x "
-                    "slower than precision=32-true (benchmarks/RESULTS.md); use 32-true unless you test bf16 numerics")
+        log.warning("trainer.precision=bf16-mixed on a CPU without AVX512-BF16 or AMX: bf16 is emulated there, "
+                    "about 30x slower than trainer.precision=32-true (benchmarks/RESULTS.md); use 32-true unless you "
+                    "test bf16 numerics")
     return "32-true" if choice == "32" else choice
+
+
+def build_trainer(trainer: DictConfig, callbacks: list[L.Callback], loggers: list[Logger]) -> L.Trainer:
+    """`trainer.precision` resolved once, here, where the Trainer is built (`auto` depends on the machine)."""
+    precision = resolve_precision(trainer.get("precision", "auto"), trainer.get("accelerator", "auto"))
+    return instantiate(trainer, precision=precision, callbacks=callbacks, logger=loggers or False)

@@ -15,7 +15,7 @@ from hydra.types import RunMode
 from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, open_dict
 
-WANDB_TARGET = "lightning.pytorch.loggers.WandbLogger"
+TARGET = "parasim.loggers.WandbLogger"  # what conf/logger/wandb.yaml builds
 
 
 def wandb_mode() -> str | None:
@@ -28,7 +28,7 @@ def wandb_mode() -> str | None:
 def configure_wandb(cfg: DictConfig, resume_id: str | None = None) -> None:
     """Fill the W&B logger's unset mode, group, name and id from the Hydra job (in place)."""
     confs = [c for c in (cfg.get("logger") or {}).values()
-             if isinstance(c, DictConfig) and c.get("_target_") == WANDB_TARGET]
+             if isinstance(c, DictConfig) and c.get("_target_") in (TARGET, "lightning.pytorch.loggers.WandbLogger")]
     hydra = HydraConfig.get() if HydraConfig.initialized() else None
     with open_dict(cfg):
         for conf in confs:
@@ -49,19 +49,21 @@ def run_id(loggers: Iterable[Logger]) -> str | None:
     return next((lg.version for lg in wandb_loggers(loggers)), None)
 
 
-def finish_wandb(loggers: Iterable[Logger], exit_code: int) -> None:
-    """Close the job's W&B run inside the job (else the next job of a multirun logs into it);
-    a non-zero exit code marks it failed."""
+def finish(loggers: Iterable[Logger], exit_code: int) -> None:
+    """Flush every logger and close the job's W&B run inside the job (else the next job of a multirun logs into
+    it); a non-zero exit code marks it failed."""
+    loggers = list(loggers)
+    for logger in loggers:
+        logger.finalize("success" if exit_code == 0 else "failed")
     if wandb_loggers(loggers):
         import wandb
 
         wandb.finish(exit_code=exit_code)
 
 
-def log_run_images(loggers: Iterable[Logger], run_dir: Path) -> None:
-    """Hook for the run's plots: every PNG in the run dir, as W&B images."""
-    images = sorted(run_dir.glob("*.png"))
-    if images and wandb_loggers(loggers):
-        from parasim.evaluation.plots import log_images
-
-        log_images(loggers, images)
+def log_images(loggers: Iterable[Logger], images: Iterable[Path]) -> None:
+    """Each PNG as a `wandb.Image` under `plots/<file stem>`, for every active W&B logger."""
+    images = list(images)
+    for logger in wandb_loggers(loggers):
+        for image in images:
+            logger.log_image(key=f"plots/{image.stem}", images=[str(image)])

@@ -31,7 +31,8 @@ def start_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> 
     once use both cores); W&B settings of the caller's shell removed, one thread (the same per-step results
     whatever the machine's load), tests/ importable (test callbacks)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
-    full_env = {**clean, "OMP_NUM_THREADS": "1", "WANDB_SILENT": "true", "PYTHONPATH": str(TESTS),
+    full_env = {**clean, "OMP_NUM_THREADS": "1", "WANDB_SILENT": "true",
+                "PYTHONPATH": os.pathsep.join([str(TESTS), str(ROOT / "src")]),  # this checkout's code, not another
                 "WANDB_CONFIG_DIR": str(cwd / ".wandb-config"), "WANDB_CACHE_DIR": str(cwd / ".wandb-cache"),
                 "WANDB_DATA_DIR": str(cwd / ".wandb-data"), **(env or {})}
     return subprocess.Popen([sys.executable, str(ROOT / "scripts" / "train.py"), *args], cwd=cwd, env=full_env,

@@ -67,7 +67,7 @@ class ParaphraseModule(L.LightningModule):
                 keep = subsets == sid
                 metrics.update({f"{prefix}/{name}/{k}": v for k, v in pair_metrics(scores[keep], labels[keep]).items()})
         self.last_metrics.update(metrics)
-        self.log_dict(metrics, sync_dist=False)  # every rank holds the same gathered values
+        self.log_dict(metrics, sync_dist=True)  # every rank holds the same gathered values: the mean is the value
 
     def on_validation_epoch_end(self) -> None:
         self._eval_epoch_end("val")

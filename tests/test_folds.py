@@ -15,7 +15,7 @@ from parasim.corpora import corpus_path
 from parasim.data.datamodule import PairDataModule
 from parasim.data.mtmp_pan import build_splits
 from parasim.data.records import PairRecord
-from parasim.data.splits import fold_of, fold_splits, split_records
+from parasim.data.splits import fold_of, fold_splits, split_records, text_a_key
 from parasim.errors import ParasimError
 from parasim.models.encoder import SentenceEncoder
 from test_data_layer import numbered_rows, write_csv
@@ -34,7 +34,7 @@ def pool_records(n: int, start: int = 0) -> list[PairRecord]:
 
 
 def test_folds_are_disjoint_cover_train_and_val_and_leave_test_alone() -> None:
-    records = split_records(pool_records(3000), seed=0)
+    records = split_records(pool_records(3000), seed=0, key=text_a_key)  # split as Webis: same key, same seed
     pool = records["train"] + records["val"]
     vals = [fold_splits(records, 5, i)["val"] for i in range(5)]
     for i in range(5):

@@ -153,7 +153,12 @@ def check_eval_dir(run: Path, subsets: list[str], scorers: list[str]) -> dict[st
     for name in scorers:
         for key in SCORER_KEYS:
             assert f"test/scorers/{name}/{key}" in metrics, f"{name}/{key}"
+    for name in ("test/mse", "test/roc_auc", *(f"test/scorers/{n}/roc_auc" for n in scorers)):  # bootstrap intervals
+        assert metrics[f"{name}_low"] <= metrics[name] <= metrics[f"{name}_high"], name
+    for name in scorers:
+        assert (f"test/scorers/{name}/diff_roc_auc" in metrics) == (name != "sef1" and "sef1" in scorers), name
     report = (run / "metrics.md").read_text()
+    assert "95 % bootstrap intervals" in report
     row = f"| test | all | {int(metrics['test/n'])} | {metrics['test/mse']:.4f} | {metrics['test/roc_auc']:.4f}"
     assert row in report
     assert "Scorers side by side" in report and "BLEU" in report

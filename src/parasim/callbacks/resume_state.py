@@ -4,7 +4,11 @@ Lightning restores weights, optimizer, schedulers and loop progress, but not the
 dropout draws from, nor which W&B run the job logged to. It saves the train loader's position
 (`ResumableLoader.state_dict`) but loads it only into a loader it builds after the restore, and
 `configure_optimizers` asking for `trainer.estimated_stepping_batches` builds it before: the position is
-loaded here, when training starts, before the first batch is drawn.
+loaded here, when training starts, before the first batch is drawn. Lightning also saves the loggers' step
+counter before counting the batch when a validation inside an epoch (`trainer.val_check_interval`) writes the
+checkpoint, and cannot tell that from a checkpoint written at an epoch's end: resumed from it, a run would log
+every step one too low (W&B drops steps it has already seen). The counter is set back to `global_step` (what it
+equals with parasim's one optimizer, with or without gradient accumulation) at the first resumed batch.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ class ResumeState(L.Callback):
     def __init__(self) -> None:
         self._rng: dict[str, Any] | None = None
         self._loader_states: list[dict[str, Any]] = []
+        self._resumed = False
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
         checkpoint[KEY] = {"rng": rng_states(), "wandb_run_id": run_id(trainer.loggers)}
@@ -61,6 +66,7 @@ class ResumeState(L.Callback):
         self._rng = checkpoint.get(KEY, {}).get("rng")
         fit_loop = checkpoint.get("loops", {}).get("fit_loop", {})
         self._loader_states = fit_loop.get("state_dict", {}).get("combined_loader", [])
+        self._resumed = True
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         loader = trainer.train_dataloader
@@ -69,3 +75,9 @@ class ResumeState(L.Callback):
         if self._rng is not None:
             set_rng_states(self._rng)
         self._rng, self._loader_states = None, []
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
+                             batch_idx: int) -> None:
+        if self._resumed:  # after Lightning's loop reset, which may or may not have counted the saved batch
+            trainer.fit_loop.epoch_loop._batches_that_stepped = trainer.global_step
+            self._resumed = False

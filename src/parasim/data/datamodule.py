@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import lightning as L
@@ -20,7 +20,7 @@ from parasim.data.mixture import MixtureSampler
 from parasim.data.prepare import PreparedCorpus, PreparedSplit, prepare_cached
 from parasim.data.records import PairRecord
 from parasim.data.resumable import EpochShuffleSampler, ResumableLoader
-from parasim.data.splits import SPLITS
+from parasim.data.splits import SPLITS, fold_splits
 from parasim.errors import ParasimError
 from parasim.models.batching import Planner
 
@@ -46,7 +46,10 @@ class PairDataModule(L.LightningDataModule):
     `drop_empty` drops pairs with an empty paragraph (kept by default: SE-F1 scores them 0); `dedupe`
     removes duplicate pairs (always counted in the dataset card); `limit`/`limits` cap pairs per split,
     keeping each subset's share. `mixture` ({probabilities: {subset: p}, stopping: first_exhausted |
-    all_exhausted}) samples the training split by subset; val/test always hold every subset.
+    all_exhausted}) samples the training split by subset; val/test always hold every subset. `folds` (k) and
+    `fold` (i) re-split the `fold_pool` splits (train + val) into k folds by a hash of each pair's first text
+    (`parasim.data.splits.fold_splits`, seeded by `fold_seed`, not the training seed): fold i is val, the
+    rest train, test stays fixed; `folds: null` keeps the source's splits.
     """
 
     def __init__(self, source: Callable[[], Mapping[str, list[PairRecord]]], tokenizer: PreTrainedTokenizerBase,
@@ -54,8 +57,13 @@ class PairDataModule(L.LightningDataModule):
                  limit: int | None = None, limits: Mapping[str, int | None] | None = None,
                  max_seq_length: int = 384, paragraph_max_tokens: int | None = None, cache_dir: str | None = None,
                  num_workers: int = 0, pin_memory: bool | None = None, seed: int = 0, drop_empty: bool = False,
-                 dedupe: bool = False, mixture: Mapping[str, Any] | None = None) -> None:
+                 dedupe: bool = False, mixture: Mapping[str, Any] | None = None, folds: int | None = None,
+                 fold: int | None = None, fold_seed: int = 0, fold_pool: Sequence[str] = ("train", "val")) -> None:
         super().__init__()
+        self.folds = folds
+        self.fold = fold
+        self.fold_seed = fold_seed
+        self.fold_pool = list(_plain(fold_pool))
         self.mixture = _plain(mixture)
         self.source = source
         self.drop_empty = drop_empty
@@ -92,6 +100,10 @@ class PairDataModule(L.LightningDataModule):
         missing = [s for s in SPLITS if s not in records]
         if missing:
             raise ParasimError(f"The data source gave no {', '.join(missing)} split.")
+        if self.folds is not None:
+            records = fold_splits(records, self.folds, self.fold, self.fold_seed, self.fold_pool)
+            log.info("data: fold %d of %d (%s re-split into folds; test unchanged)", self.fold, self.folds,
+                     " + ".join(self.fold_pool))
         cleaned, self.cleaning = clean(records, self.drop_empty, self.dedupe)
         self.records = {s: stratified_head(cleaned[s], self.limits[s]) for s in SPLITS}
         if not self.records["train"]:

@@ -2,7 +2,9 @@
 
 Read from what every job leaves in its dir (`.hydra/overrides.yaml`, `job_status.json`,
 `metrics.json`), so the report is the same whichever launcher ran the jobs, and it can be rebuilt
-any time: `python -m parasim.sweeps <sweep dir> [metric] [max|min]`.
+any time: `python -m parasim.sweeps <sweep dir> [metric] [max|min]`. When jobs differ in `seed` and/or
+`data.fold`, the jobs of each setting are also aggregated (mean ± std, 95 % t-interval; `aggregate.py`) in the
+Markdown and in `sweep_report_aggregate.csv`.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from matplotlib.figure import Figure
 from omegaconf import OmegaConf
 
 from parasim.runs import read_status
+from parasim.sweeps.aggregate import aggregate, has_repeats, setting_of
+from parasim.sweeps.aggregate import to_markdown as aggregate_markdown
 from parasim.utils.files import write_text_atomic
 
 REPORT = "sweep_report"
+AGGREGATE = f"{REPORT}_aggregate"
 METRIC_SPLITS = ("val", "test")
 
 
@@ -53,8 +58,13 @@ def collect(sweep_dir: str | Path, metric: str) -> pd.DataFrame:
     common = set.intersection(*(set(r["overrides"]) for r in rows)) if len(rows) > 1 else set()
     for row in rows:
         row["swept"] = " ".join(o for o in row["overrides"] if o not in common)
+        row["setting"] = setting_of(row["overrides"], common)
+    repeats = has_repeats([row["overrides"] for row in rows])
+    for row in rows:
         row["overrides"] = " ".join(row["overrides"])
     frame = pd.DataFrame(rows)
+    if not repeats:
+        frame = frame.drop(columns="setting")
     if metric not in frame:
         frame[metric] = math.nan
     front = ["job", "swept", "status", metric]
@@ -74,7 +84,18 @@ def _cell(value: Any, column: str) -> str:
     return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(frame: pd.DataFrame, sweep_dir: Path, metric: str, mode: str) -> str:
+def metric_columns(frame: pd.DataFrame, metric: str) -> list[str]:
+    """The sweep metric first, then every `val/…` and `test/…` column."""
+    return [metric, *(c for c in frame.columns if c.split("/")[0] in METRIC_SPLITS and c != metric)]
+
+
+def summary_columns(metrics: list[str]) -> list[str]:
+    """What the aggregated Markdown table shows: overall metrics (`val/roc_auc`), not subsets, counts or bounds."""
+    return [m for m in metrics if m.count("/") == 1 and not m.endswith(("/n", "_low", "_high"))]
+
+
+def to_markdown(frame: pd.DataFrame, sweep_dir: Path, metric: str, mode: str,
+                aggregated: pd.DataFrame | None = None) -> str:
     counts = frame["status"].value_counts().to_dict()
     best = best_row(frame, metric, mode)
     swept = set(" ".join(frame["swept"]).split())
@@ -86,7 +107,11 @@ def to_markdown(frame: pd.DataFrame, sweep_dir: Path, metric: str, mode: str) ->
     if common:
         lines.append(f"Every job: `{' '.join(common)}`.")
     lines += [f"Jobs compared in `{REPORT}.png`; job dirs `{sweep_dir}/<job>`; all columns in `{REPORT}.csv`.", ""]
-    shown = [c for c in frame.columns if c != "overrides" and (c != "error" or frame["error"].notna().any())]
+    if aggregated is not None:
+        lines += aggregate_markdown(aggregated, metric, mode, summary_columns(metric_columns(frame, metric)))
+        lines += ["## Jobs", ""]
+    shown = [c for c in frame.columns if c not in ("overrides", "setting")
+             and (c != "error" or frame["error"].notna().any())]
     lines.append("| " + " | ".join(shown) + " |")
     lines.append("|" + "---|" * len(shown))
     lines += ["| " + " | ".join(_cell(row[c], c) for c in shown) + " |" for _, row in frame.iterrows()]
@@ -116,13 +141,18 @@ def plot(frame: pd.DataFrame, metric: str, mode: str, path: Path) -> Path:
 
 
 def write_report(sweep_dir: str | Path, metric: str, mode: str = "max") -> Path | None:
-    """Writes sweep_report.{csv,md,png} in `sweep_dir`; returns the CSV path, or None when no job dir exists yet."""
+    """Writes sweep_report.{csv,md,png} (and sweep_report_aggregate.csv over seeds/folds) in `sweep_dir`; returns
+    the CSV path, or None when no job dir exists yet."""
     sweep_dir = Path(sweep_dir)
     frame = collect(sweep_dir, metric)
     if frame.empty:
         return None
     csv_path = write_text_atomic(sweep_dir / f"{REPORT}.csv", frame.to_csv(index=False))
-    write_text_atomic(sweep_dir / f"{REPORT}.md", to_markdown(frame, sweep_dir, metric, mode))
+    aggregated = None
+    if "setting" in frame:
+        aggregated = aggregate(frame, metric_columns(frame, metric))
+        write_text_atomic(sweep_dir / f"{AGGREGATE}.csv", aggregated.to_csv(index=False))
+    write_text_atomic(sweep_dir / f"{REPORT}.md", to_markdown(frame, sweep_dir, metric, mode, aggregated))
     plot(frame, metric, mode, sweep_dir / f"{REPORT}.png")
     return csv_path
 

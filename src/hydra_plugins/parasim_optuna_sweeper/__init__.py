@@ -1,0 +1,1 @@
+"""parasim's Hydra sweeper plugin (Hydra loads sweepers only from the `hydra_plugins` namespace package)."""

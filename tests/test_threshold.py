@@ -90,5 +90,5 @@ def test_training_export_stores_the_threshold_with_its_test_rates(train_cfg, tmp
     chosen = stored["threshold"]
     assert chosen["target"] == {"fpr": 0.15} and chosen["val"]["fpr"] <= 0.15
     assert chosen["test"]["negatives"] + chosen["test"]["positives"] == 40 and len(chosen["test"]["fpr_ci"]) == 2
-    assert len(stored["val_scores"]["negatives"]) == 20
+    assert len(stored["val_scores"]["negatives"]) == chosen["val"]["negatives"] >= 20  # 3 / 0.15
     assert calibration.load_optional(tmp_path / "export") is not None

@@ -72,8 +72,9 @@ def keys_of(collection: Collection) -> Keys:
 
 
 def embed_all(encoder: SentenceEncoder, collections: list[Collection], keys: list[Keys], cache: EmbeddingCache,
-              trainer: L.Trainer, writer: ShardWriter, batch_tokens: int) -> int:
-    """Embed every distinct paragraph and sentence the cache lacks, in one predict run; returns how many."""
+              trainer: L.Trainer, writer: ShardWriter, batch_tokens: int) -> tuple[int, int]:
+    """Embed every distinct paragraph and sentence the cache lacks, in one predict run; returns how many texts,
+    and how many of them are paragraphs."""
     texts: list[str] = []
     all_keys = []
     for collection, k in zip(collections, keys, strict=True):
@@ -85,7 +86,8 @@ def embed_all(encoder: SentenceEncoder, collections: list[Collection], keys: lis
         texts += [sentence_texts[i] for i in np.flatnonzero(missing).tolist()]
         all_keys.append(k.sentences[missing])
     flat = np.concatenate(all_keys) if all_keys else np.zeros(0, np.uint64)
-    return embed_missing(encoder, texts, flat, cache, trainer, writer, batch_tokens)
+    paragraphs = len(np.unique(np.concatenate(all_keys[0::2])))
+    return embed_missing(encoder, texts, flat, cache, trainer, writer, batch_tokens), paragraphs
 
 
 def side(collection: Collection, keys: Keys, cache: EmbeddingCache) -> cand.Side:
@@ -111,7 +113,7 @@ def mine(encoder: SentenceEncoder, queries: Collection, sources: Collection | No
         query_keys = keys_of(queries)
         source_keys = query_keys if self_pairs else keys_of(sources)
     with timer("embed"):
-        embedded = embed_all(encoder, [queries] if self_pairs else [queries, sources],
+        embedded, embedded_paragraphs = embed_all(encoder, [queries] if self_pairs else [queries, sources],
                              [query_keys] if self_pairs else [query_keys, source_keys], cache, trainer, writer,
                              int(cfg["cache"]["batch_tokens"]))
     if trainer.global_rank != 0:
@@ -146,7 +148,7 @@ def mine(encoder: SentenceEncoder, queries: Collection, sources: Collection | No
     counts = {"query_documents": len(queries.documents), "query_paragraphs": len(queries),
               "query_sentences": len(query_keys.sentences), "source_documents": len(sources.documents),
               "source_paragraphs": len(sources), "source_sentences": len(source_keys.sentences),
-              "embedded_texts": embedded, "cached_texts": len(cache),
+              "embedded_texts": embedded, "embedded_paragraphs": embedded_paragraphs, "cached_texts": len(cache),
               "distinct_source_sentences": len(first), "candidates": len(q),
               **{f"candidates_by_{name}": int(len(route[0])) for name, route in routes.items()}}
     log.info("mined %d candidate pairs (%s)", len(q), ", ".join(f"{k} {v}" for k, v in counts.items()))

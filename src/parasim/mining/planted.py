@@ -3,7 +3,7 @@
 Planted pairs are the paraphrase pairs (label 1) of the default data's test split: side A goes into a query
 document, side B (its sentences reordered, as crowd paraphrasers do) into a source document. Distractors are
 paragraphs that paraphrase nothing in the collection: both sides of the test split's negative pairs (hard ones
-share content words with each other) and paragraphs of 2–6 first sentences of the corpus's train sentence pairs
+share content words with each other) and paragraphs of 2–4 first sentences of the corpus's train sentence pairs
 (never their second sentences, which would be unplanted answers): about 3,000 in all. Paragraphs are
 grouped into documents of `per_document`, separated by blank lines.
 A larger collection built with the same seed holds a smaller one's paragraphs plus more (so a cache is reused).
@@ -30,7 +30,7 @@ class Planted:
 
 def build(total_paragraphs: int, planted: int, per_document: int = 5, seed: int = 0) -> Planted:
     """`planted` pairs (2 paragraphs each) and distractors up to `total_paragraphs` paragraphs in all."""
-    splits = build_splits(corpus_path("mtmp_pan"), seed=0, min_k=2, max_k=6)
+    splits = build_splits(corpus_path("mtmp_pan"), seed=0, min_k=2, max_k=4)  # conf/data/mtmp_pan.yaml
     positives = [r for r in splits["test"] + splits["val"] if r.label == 1]
     if planted > len(positives):
         raise ParasimError(f"at most {len(positives)} planted pairs, asked for {planted}")
@@ -39,7 +39,7 @@ def build(total_paragraphs: int, planted: int, per_document: int = 5, seed: int 
     grouping = random.Random(seed)
     start = 0
     while start + 2 <= len(train):
-        size = grouping.randint(2, 6)
+        size = grouping.randint(2, 4)
         distractors.append(" ".join(s if s.endswith(TERMINATORS) else s + "." for s in train[start:start + size]))
         start += size
     distractors = list(dict.fromkeys(distractors))  # each text once

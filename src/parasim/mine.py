@@ -22,6 +22,7 @@ from parasim.errors import ParasimError
 from parasim.evaluation import calibration, threshold
 from parasim.evaluation.pairs_io import write_rows
 from parasim.evidence import report
+from parasim.loggers.wandb import configure_wandb
 from parasim.mining.cache import model_fingerprint
 from parasim.mining.documents import Segmenter, read_collection
 from parasim.mining.pipeline import Mined, mine, report_pairs, rows
@@ -47,6 +48,7 @@ def mine_job(job: Job) -> Metrics:
     sources = read_collection(cfg.sources, segmenter, **options) if cfg.get("sources") else None
     read_s = time.perf_counter() - started
     encoder = load_pretrained(cfg.model_dir, batch_tokens=cfg.cache.batch_tokens).eval()
+    configure_wandb(cfg)  # offline unless configured, named from the overrides, grouped per multirun
     job.loggers += instantiate_group(cfg.get("logger"))
     log_run_config(cfg, job.loggers)
     calibrator = calibration.load_optional(cfg.model_dir)

@@ -19,6 +19,7 @@ from parasim.mining.cache import EmbeddingCache, text_keys
 from parasim.mining.documents import Document, Segmenter, read_collection, segment
 from parasim.mining.embedder import ShardWriter, embed_missing, group_texts
 from parasim.mining.index import build_index, search
+from parasim.mining.pipeline import mine
 from parasim.trainer import build_trainer
 from parasim.weights import model_dir
 from test_eval import run_script
@@ -119,6 +120,26 @@ def test_cache_embeds_only_what_is_new_and_matches_the_encoder(tmp_path: Path) -
     assert len(cache) == 4 and len(cache.shards()) == 2
     reopened = EmbeddingCache(tmp_path / "cache", "tiny", encoder.dim)  # memory-mapped from disk
     np.testing.assert_allclose(reopened.get(text_keys(grown)), encoder.encode(grown).numpy(), atol=1e-5)
+
+
+def test_self_mining_skips_pairs_inside_a_document_unless_asked(tmp_path: Path) -> None:
+    """One collection against itself: no pair with itself or inside one document; `same_document` adds those."""
+    encoder = tiny()
+    docs = [Document("one", TEXT), Document("two", "Second paragraph. It has two sentences.\n\nAnother.")]
+
+    def run(documents: list[Document], same: bool):
+        cfg = compose_mine([f"cache.dir={tmp_path}/cache", f"same_document={same}",
+                            "+trainer.enable_progress_bar=false"], tmp_path)
+        collection = segment(documents, Segmenter())
+        mined = mine(encoder, collection, None, "tiny", lambda cbs: build_trainer(cfg.trainer, cbs, []), cfg,
+                     progress=False)
+        pairs = list(zip(mined.q.tolist(), mined.s.tolist(), strict=True))
+        assert all(q < s for q, s in pairs) and len(set(pairs)) == len(pairs)  # each unordered pair once
+        return {(int(collection.paragraph_doc[q]), int(collection.paragraph_doc[s])) for q, s in pairs}
+
+    assert run(docs, False) == {(0, 1)}
+    assert run(docs, True) == {(0, 0), (0, 1), (1, 1)}
+    assert run(docs[:1], False) == set()  # one document alone: nothing to pair, and no error
 
 
 def test_ddp_cpu_shards_join_into_the_one_process_result(tmp_path: Path) -> None:

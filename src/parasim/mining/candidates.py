@@ -66,6 +66,8 @@ def _allowed(q: np.ndarray, s: np.ndarray, query: Side, source: Side, self_pairs
 
 def _top_k(q: np.ndarray, s: np.ndarray, score: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The best score per (q, s), then the k best s per q."""
+    if not len(q):
+        return q, s, score
     order = np.lexsort((-score, s, q))
     q, s, score = q[order], s[order], score[order]
     first = np.r_[True, (q[1:] != q[:-1]) | (s[1:] != s[:-1])]

@@ -123,5 +123,6 @@ def embed_missing(encoder: SentenceEncoder, texts: Sequence[str], keys: np.ndarr
                         collate_fn=Tokenize(encoder, trainer.strategy.root_device.type), num_workers=num_workers)
     writer.cache = cache
     trainer.predict(EmbedModule(encoder.eval()), dataloaders=loader, return_predictions=False)
+    trainer.strategy.barrier("parasim-embedding-shards")  # under torchrun/SLURM: every rank's shards are written
     cache.reload()
     return len(todo)

@@ -158,7 +158,7 @@ def add_to_json(calibration_json: str | None, entry: Mapping[str, Any]) -> str:
 def resolve(model_dir: str | Path, config: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The threshold `score`/`mine` decide with: `threshold.score` as given, else a target re-chosen on the
     export's validation scores, else the export's stored threshold; None when there is none."""
-    config = dict(config or {})
+    config = numbers(config)
     if config.get("score") is not None:
         return {"score": float(config["score"]), "target": {"score": float(config["score"])}}
     path = Path(model_dir) / FILENAME
@@ -174,9 +174,20 @@ def resolve(model_dir: str | Path, config: Mapping[str, Any] | None) -> dict[str
     return data.get("threshold")
 
 
+def numbers(config: Mapping[str, Any] | None) -> dict[str, float | None]:
+    """The `threshold` config's values as floats (null stays None); anything else is refused with its key."""
+    out: dict[str, float | None] = {}
+    for key, value in dict(config or {}).items():
+        try:
+            out[key] = None if value is None else float(value)
+        except (TypeError, ValueError):
+            raise ParasimError(f"threshold.{key}={value!r} is not a number") from None
+    return out
+
+
 def check_target(config: Mapping[str, Any] | None, val_labels: Any) -> None:
     """Refuse, before training, a target the validation split cannot support (the export would refuse it after)."""
-    config = dict(config or {})
+    config = numbers(config)
     labels = np.asarray(val_labels, dtype=np.float64)
     if config.get("fpr") is not None:  # only the count of negatives matters here
         for_fpr(np.zeros(int((labels < 0.5).sum())), np.ones(int((labels >= 0.5).sum())), float(config["fpr"]))

@@ -78,7 +78,7 @@ def decision_threshold(config: Any, val: ScoredSplit, test: tuple[Any, Any] | No
     Without a target it is the F1-best threshold, skipped when the validation split has only one class.
     (A target the validation split cannot support was refused before training, by `threshold.check_target`.)
     """
-    config = dict(config or {})
+    config = threshold.numbers(config)
     targeted = config.get("fpr") is not None or config.get("precision") is not None
     if not len(val) or (not targeted and len(set((val.labels >= 0.5).tolist())) < 2):
         return None

@@ -2,10 +2,11 @@
 
 The texts to embed are sorted by length and grouped so that a group fills about `batch_tokens` padded tokens
 (estimated from characters, ≈ 3 per token for English, capped at the 384-token limit); one group is one predict
-batch, tokenized in the data loader and laid out by the encoder's planner. Under DDP, Lightning's
-DistributedSampler gives each rank its share of the groups and pads the last ones with repeats; every rank's
-`ShardWriter` writes the rank's embeddings as cache shards of its own (every `flush_rows` rows and at the end).
-The cache joins the shards when it reloads, keeping a repeated text once.
+batch, tokenized in the data loader and laid out by the encoder's planner. Under DDP, Lightning's predict loop
+gives each rank its share of the groups (an unrepeated distributed sampler: unlike torch's DistributedSampler it
+pads with no repeats); every rank's `ShardWriter` writes the rank's embeddings as cache shards of its own (every
+`flush_rows` rows and at the end). The cache joins the shards when it reloads and keeps a text held twice once
+(a padding repeat of another sampler, a rank re-run after a crash), so the join never depends on the sampler.
 """
 
 from __future__ import annotations

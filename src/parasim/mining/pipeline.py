@@ -14,6 +14,7 @@ from typing import Any
 
 import lightning as L
 import numpy as np
+from lightning.pytorch.utilities import rank_zero_only
 
 from parasim.evaluation.calibration import Calibrator
 from parasim.evidence.report import ReportPair
@@ -116,7 +117,7 @@ def mine(encoder: SentenceEncoder, queries: Collection, sources: Collection | No
         embedded, embedded_paragraphs = embed_all(encoder, [queries] if self_pairs else [queries, sources],
                              [query_keys] if self_pairs else [query_keys, source_keys], cache, trainer, writer,
                              int(cfg["cache"]["batch_tokens"]))
-    if trainer.global_rank != 0:
+    if trainer.global_rank != 0 or rank_zero_only.rank != 0:  # the env's rank also when nothing was embedded
         return None
     with timer("load vectors"):
         query = side(queries, query_keys, cache)

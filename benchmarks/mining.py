@@ -277,7 +277,7 @@ def render(args, results, brute, page, hnsw, precision, export, decide, load_bef
         f"faiss {faiss.__version__}",
         f"- load average before: {'/'.join(f'{x:.2f}' for x in load_before)}, after: "
         f"{'/'.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores shared with other jobs: timings are noisy)",
-        f"- model: {model}; decision threshold {decide['score']:.4f} ({decide['target']})",
+        f"- model: {model}; decision threshold {threshold.describe(decide)}",
         f"- collection: {args.planted} planted pairs (paraphrased paragraphs of the default data's test/val split: "
         "A in a query document, B reordered in a source document) among distractor paragraphs "
         "(`parasim.mining.planted`), 5 paragraphs per document; each size holds the smaller one's paragraphs, and "

@@ -73,7 +73,7 @@ def write_outputs(job: Job, mined: Mined, decide: dict | None) -> Metrics:
     meta = {"model": cfg.model_dir, "queries": cfg.queries, "sources": cfg.get("sources") or "(the queries)",
             "candidates": len(mined), "shown": len(pairs)}
     if decide is not None:
-        meta["decision threshold"] = f"{decide['score']:.4f} ({decide['target']})"
+        meta["decision threshold"] = threshold.describe(decide)
     page = report.render(pairs, "parasim: mined pairs", meta)
     if cfg.report.file:
         report.write_text(cfg.report.file, page)

@@ -68,7 +68,7 @@ def score_job(job: Job) -> Metrics:
                  for i, row in enumerate(rows)]
         meta = {"model": cfg.model_dir, "input": where, "pairs": len(pairs)}
         if decide is not None:
-            meta["decision threshold"] = f"{decide['score']:.4f} ({decide['target']})"
+            meta["decision threshold"] = threshold.describe(decide)
         page = report.render(pairs, "parasim: scored pairs", meta)
         if cfg.report:
             report.write_text(cfg.report, page)

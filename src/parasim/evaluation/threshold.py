@@ -122,6 +122,12 @@ def choose(scores: np.ndarray, labels: np.ndarray, fpr: float | None = None,
     return {"score": float(value), "target": target, "val": rates(scores, labels, value)}
 
 
+def describe(chosen: Mapping[str, Any]) -> str:
+    """`0.8312 (fpr=0.01)`: a threshold and its target, for reports and logs."""
+    target = ", ".join(f"{k}={v}" for k, v in chosen.get("target", {}).items())
+    return f"{chosen['score']:.4f} ({target})" if target else f"{chosen['score']:.4f}"
+
+
 def test_metrics(threshold: Mapping[str, Any], prefix: str = "test") -> dict[str, float]:
     """`prefix/fpr`, `…/fpr_ci_low`, `…/fpr_ci_high`, `…/precision_at_threshold`, … from a threshold's test rates."""
     reached = threshold.get(prefix) or {}

@@ -53,12 +53,13 @@ TARGET = 10_000_000  # paragraphs in the extrapolation
 K = 10
 
 
-def base_export(target: Path, val_pairs: int, precision: str) -> Path:
-    """all-mpnet-base-v2 (files linked, not copied) with calibration.json fitted on the default data's val split."""
-    source = model_dir()
+def calibrated_export(source: Path, target: Path, val_pairs: int, precision: str) -> Path:
+    """`source`'s files linked (not copied) into `target` with a calibration.json fitted on the default data's val
+    split: a binned map and the F1-best threshold, as a training export stores them."""
     target.mkdir(parents=True)
     for item in source.iterdir():
-        (target / item.name).symlink_to(item)
+        if item.name != calibration.FILENAME:
+            (target / item.name).symlink_to(item.resolve())
     records = build_splits(corpus_path("mtmp_pan"), seed=0, min_k=2, max_k=4)["val"][:val_pairs]
     encoder = load_pretrained(target).eval()
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16-mixed"):  # as mining embeds
@@ -229,7 +230,9 @@ def main() -> None:
     precision = resolve_precision("auto", "cpu")
     work = Path(tempfile.mkdtemp(prefix="parasim-mining-"))
     try:
-        export = args.model_dir or base_export(work / "export", args.val_pairs, precision)
+        export = args.model_dir
+        if export is None or threshold.resolve(export, {}) is None:  # no export, or one without a threshold
+            export = calibrated_export(export or model_dir(), work / "export", args.val_pairs, precision)
         calibrator = calibration.load_optional(export)
         decide = threshold.resolve(export, {})
         sizes = [int(s) for s in args.sizes.split(",")]
@@ -266,7 +269,9 @@ def render(args, results, brute, page, hnsw, precision, export, decide, load_bef
               f"{r['paragraphs_per_s']:.2f}", f"{r['texts_per_s']:.1f}", f"{r['seconds']['index']:.2f}",
               f"{r['seconds']['candidates']:.2f}", f"{r['candidates_per_s']:,.0f}", f"{r['seconds']['rerank']:.2f}",
               f"{r['rerank_pairs_per_s']:,.0f}"] for r in results]
-    model = "the main job's export " + str(export) if args.model_dir else (
+    refit = "" if export == args.model_dir else (f", with a binned calibration map and the F1-best threshold fitted "
+                                                 f"here on {args.val_pairs} validation pairs of the default data")
+    model = f"the main job's export {args.model_dir}{refit}" if args.model_dir else (
         f"all-mpnet-base-v2 (not fine-tuned) with a binned calibration map and the F1-best threshold fitted on "
         f"{args.val_pairs} validation pairs of the default data (no main-job export existed)")
     lines = [

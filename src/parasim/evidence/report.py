@@ -7,8 +7,9 @@ best match outlined), SE-F1 with its precision and recall, and the calibrated pr
 export has them. Pairs can be sorted and filtered by score and searched by text.
 
 The page (`report_page.html`, its `.css` and `.js` inlined) holds its data as one JSON block (cosines as
-integers in thousandths) and builds the pairs with a few lines of JavaScript, so 1,000 pairs of 2–6 sentences
-are ≈ 2 MB and open in about a second (measured in benchmarks/mining.py). `log_to_wandb` sends the same page to
+integers in thousandths) and builds the pairs with a few lines of JavaScript, 50 at a time as the reader scrolls
+(sorting and filtering work on all of them), so 1,000 pairs are ≈ 2 MB and open at once (load time measured in
+benchmarks/mining.py). `log_to_wandb` sends the same page to
 a W&B run as `wandb.Html`, and the pairs with their alignments as a `wandb.Table`.
 """
 

@@ -26,18 +26,23 @@ function card(p){
   p.sim.forEach((row,i)=>row.forEach((v,j)=>{const d=el('div',p.ma[i]===j?'best':null);d.style.background=heat(v);
     d.title=`A${i+1} × B${j+1}: ${(v/1000).toFixed(3)}`;g.appendChild(d);}));
   b.appendChild(g);c.appendChild(b);return c;}
-const cards=D.pairs.map(card);
+const cards=new Map();const built=i=>{if(!cards.has(i))cards.set(i,card(D.pairs[i]));return cards.get(i);};
 const order={'f1-desc':(a,b)=>b.f1-a.f1||a.i-b.i,'f1-asc':(a,b)=>a.f1-b.f1||a.i-b.i,
   'prob-desc':(a,b)=>(b.prob??b.f1)-(a.prob??a.f1)||a.i-b.i,'input':(a,b)=>a.i-b.i};
+const PAGE=50;let list=[],next=0;const main=document.getElementById('pairs');const more=el('div',null,'');
+function grow(){const frag=document.createDocumentFragment();const stop=Math.min(list.length,next+PAGE);
+  for(;next<stop;next++)frag.appendChild(built(list[next].i));main.insertBefore(frag,more);
+  document.body.dataset.rendered=next;}
+const fill=()=>{while(next<list.length&&more.getBoundingClientRect().top<innerHeight+1500)grow();};
+addEventListener('scroll',fill,{passive:true});addEventListener('resize',fill);
 function show(){
   const lo=parseFloat(document.getElementById('min').value)||0,hi=parseFloat(document.getElementById('max').value);
   const only=document.getElementById('only').checked,q=document.getElementById('q').value.toLowerCase();
-  const list=D.pairs.slice().sort(order[document.getElementById('sort').value]);const main=document.getElementById('pairs');
-  const frag=document.createDocumentFragment();let n=0;
-  for(const p of list){const ok=p.f1>=lo&&p.f1<=(isNaN(hi)?1:hi)&&(!only||p.dec)&&(!q||(p.name+' '+p.ta+' '+p.tb).toLowerCase().includes(q));
-    if(ok){frag.appendChild(cards[p.i]);n++;}}
-  main.replaceChildren(frag);document.getElementById('count').textContent=`showing ${n} of ${D.pairs.length} pairs`;
-  document.body.dataset.shown=n;}
+  list=D.pairs.filter(p=>p.f1>=lo&&p.f1<=(isNaN(hi)?1:hi)&&(!only||p.dec)&&
+    (!q||(p.name+' '+p.ta+' '+p.tb).toLowerCase().includes(q))).sort(order[document.getElementById('sort').value]);
+  main.replaceChildren(more);next=0;grow();fill();
+  document.getElementById('count').textContent=`showing ${list.length} of ${D.pairs.length} pairs`;
+  document.body.dataset.shown=list.length;}
 document.getElementById('title').textContent=D.title;
 document.getElementById('meta').textContent=Object.entries(D.meta).map(([k,v])=>`${k}: ${v}`).join(' · ');
 document.getElementById('hl').textContent=D.highlight;

@@ -186,9 +186,9 @@ def test_approximate_index_finds_the_exact_neighbours_on_a_small_set() -> None:
 @needs_weights
 @pytest.mark.weights
 def test_mining_cli_finds_every_planted_pair(tmp_path: Path) -> None:
-    """4 paraphrased paragraphs of the default data's test split among 16 distractors (real all-mpnet-base-v2):
-    each planted source is a candidate of its query (k=2 of 12 sources per route) and ranks first by SE-F1."""
-    collection = planted.build(total_paragraphs=24, planted=4, per_document=3)
+    """4 paraphrased paragraphs of the default data's test split among 8 distractors (real all-mpnet-base-v2):
+    each planted source is a candidate of its query (k=2 of 8 sources per route) and ranks first by SE-F1."""
+    collection = planted.build(total_paragraphs=16, planted=4, per_document=2)
     queries = planted.write_folder(collection.queries, tmp_path / "queries")
     sources = planted.write_folder(collection.sources, tmp_path / "sources")
     run = tmp_path / "run"

@@ -72,15 +72,17 @@ def base_model(model: DictConfig) -> str:
     return Path(str(path)).name if path else f"random init ({str(model._target_).rsplit('.', 1)[-1]})"
 
 
-def decision_threshold(config: Any, val: ScoredSplit, test: tuple[Any, Any] | None) -> dict[str, Any] | None:
+def decision_threshold(config: Any, val: ScoredSplit, test: tuple[Any, Any] | None,
+                       calibrated: bool) -> dict[str, Any] | None:
     """The `threshold` config's decision threshold on the validation scores, with the rates reached on test.
 
-    Without a target it is the F1-best threshold, skipped when the validation split has only one class.
+    Without a target it is the F1-best threshold, stored beside a calibration map (`calibration=none` writes no
+    calibration.json unless a target asks for one) and skipped when the validation split has only one class.
     (A target the validation split cannot support was refused before training, by `threshold.check_target`.)
     """
     config = threshold.numbers(config)
     targeted = config.get("fpr") is not None or config.get("precision") is not None
-    if not len(val) or (not targeted and len(set((val.labels >= 0.5).tolist())) < 2):
+    if not len(val) or (not targeted and (not calibrated or len(set((val.labels >= 0.5).tolist())) < 2)):
         return None
     test_scores = (test[0].double().numpy(), test[1].double().numpy()) if test is not None else None
     entry = threshold.for_export(val.scores, val.labels, test_scores, config.get("fpr"), config.get("precision"))
@@ -119,7 +121,7 @@ class Export:
             config_yaml=OmegaConf.to_yaml({k: resolved[k] for k in CARD_CONFIG_KEYS if k in resolved}),
         ).render()
         stored = calibration.to_json(calibrator, fit) if calibrator else None
-        decision = decision_threshold(cfg.get("threshold"), val, module.last_scores.get("test"))
+        decision = decision_threshold(cfg.get("threshold"), val, module.last_scores.get("test"), stored is not None)
         if decision is not None:
             stored = threshold.add_to_json(stored, decision)
         extra = {calibration.FILENAME: stored} if stored else None

@@ -24,7 +24,6 @@ from parasim.evaluation.pairs_io import read_rows, texts, write_rows
 from parasim.evaluation.scorers import score_texts
 from parasim.evidence import report
 from parasim.evidence.alignment import explain
-from parasim.loggers import finish
 from parasim.loggers.wandb import wandb_mode
 from parasim.models.encoder import load_pretrained
 from parasim.task import Job, Metrics, entry
@@ -76,8 +75,7 @@ def score_job(job: Job) -> Metrics:
         if cfg.wandb.enabled:
             job.loggers.append(WandbLogger(project=cfg.wandb.project, save_dir=cfg.wandb.dir, mode=wandb_mode(),
                                            job_type="score"))
-            report.log_to_wandb(job.loggers, page, pairs)
-            finish(job.loggers, 0)
+            report.log_to_wandb(job.loggers, page, pairs)  # the run is finished by parasim.task with the job
     return {}
 
 

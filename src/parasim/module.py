@@ -30,6 +30,7 @@ class ParaphraseModule(L.LightningModule):
         self._outputs: list[tuple[torch.Tensor, ...]] = []
         self.subset_names: list[str] = []
         self.last_metrics: dict[str, float] = {}
+        self.last_scores: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # per prefix: scores, labels (CPU)
 
     @property
     def encoder(self) -> SentenceEncoder:
@@ -57,6 +58,7 @@ class ParaphraseModule(L.LightningModule):
         if self.trainer.world_size > 1:
             gathered = (self.all_gather(t).flatten() for t in (scores, labels, subsets, index))
             scores, labels, subsets = _drop_repeats(*gathered)
+        self.last_scores[prefix] = (scores.detach().float().cpu(), labels.detach().float().cpu())
         metrics = {f"{prefix}/{k}": v for k, v in pair_metrics(scores, labels).items()}
         for name in RANKING_METRICS:  # undefined on one-class data: NaN, which checkpointing ranks last
             metrics.setdefault(f"{prefix}/{name}", float("nan"))

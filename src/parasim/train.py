@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from parasim.callbacks import stored_wandb_run_id
 from parasim.configs import CONFIG_DIR
 from parasim.data.datamodule import PairDataModule
+from parasim.evaluation import threshold
 from parasim.evaluation.plots import plot_training_loss
 from parasim.loggers import log_images, run_id
 from parasim.loggers.wandb import configure_wandb
@@ -57,6 +58,7 @@ def train_job(job: Job) -> Metrics:
     job.callbacks += instantiate_group(cfg.get("callbacks"))
     trainer = build_trainer(cfg.trainer, job.callbacks, job.loggers)
     datamodule.setup()
+    threshold.check_target(cfg.get("threshold"), [r.label for r in datamodule.records["val"]])  # before, not after
     module.subset_names = datamodule.subset_names
     write_run_info(output_dir, datamodule.corpus.fingerprint, seed=cfg.seed, precision=trainer.precision,
                    resumed_from=ckpt_path, wandb_run_id=run_id(job.loggers))

@@ -21,7 +21,7 @@ from transformers import PreTrainedTokenizerBase
 from parasim.data.records import PairRecord
 from parasim.data.splitter import split_sentences
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: merged splitter pieces keep the whitespace between their parts
 
 
 @dataclass

@@ -18,7 +18,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from parasim.errors import ParasimError
 from parasim.evaluation.metrics import calibration_metrics
-from parasim.evaluation.predict import collect_scores
+from parasim.evaluation.predict import ScoredSplit, collect_scores
 from parasim.losses.base import PairLoss
 from parasim.utils.files import write_text_atomic
 
@@ -122,8 +122,11 @@ class IsotonicCalibrator(Calibrator):
 KINDS: dict[str, type[Calibrator]] = {c.kind: c for c in (Calibrator, BinnedCalibrator, IsotonicCalibrator)}
 
 
+NOT_PARAMS = ("kind", "fit", "threshold", "val_scores")  # fit info; the decision threshold (evaluation.threshold)
+
+
 def from_dict(data: dict[str, Any]) -> Calibrator:
-    params = {k: v for k, v in data.items() if k not in ("kind", "fit")}
+    params = {k: v for k, v in data.items() if k not in NOT_PARAMS}
     kind = data.get("kind")
     if kind not in KINDS:
         raise ParasimError(f"Unknown calibration kind {kind!r}; known: {', '.join(KINDS)}")
@@ -138,12 +141,14 @@ def fit_report(calibrator: Calibrator, scores: np.ndarray, labels: np.ndarray) -
             **{f"{k}_calibrated": v for k, v in after.items()}}
 
 
-def fit_for_export(config: Any, loss: PairLoss, datamodule: Any) -> tuple[Calibrator | None, dict[str, Any]]:
-    """The `calibration` config's map fitted on the datamodule's validation split (None: no map or no pairs)."""
+def fit_for_export(config: Any, loss: PairLoss, datamodule: Any,
+                   val: ScoredSplit | None = None) -> tuple[Calibrator | None, dict[str, Any]]:
+    """The `calibration` config's map fitted on the datamodule's validation split (None: no map or no pairs);
+    `val` passes that split's scores when the caller has them already."""
     calibrator = instantiate(config) if config else None
     if calibrator is None or calibrator.kind == "none":
         return None, {}
-    val = collect_scores(loss, datamodule.val_dataloader())
+    val = val if val is not None else collect_scores(loss, datamodule.val_dataloader())
     if not len(val):
         return None, {}
     log.info("calibration: scored %d validation pairs on %s", len(val), next(loss.parameters()).device)

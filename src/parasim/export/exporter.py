@@ -13,8 +13,9 @@ from omegaconf import DictConfig, OmegaConf
 
 import parasim
 from parasim.configs import CONFIG_DIR
-from parasim.evaluation import calibration
+from parasim.evaluation import calibration, threshold
 from parasim.evaluation.plots import read_training_loss
+from parasim.evaluation.predict import ScoredSplit, collect_scores
 from parasim.export.card import ModelCardData
 from parasim.export.st_format import export_sentence_transformer
 from parasim.module import ParaphraseModule
@@ -71,6 +72,29 @@ def base_model(model: DictConfig) -> str:
     return Path(str(path)).name if path else f"random init ({str(model._target_).rsplit('.', 1)[-1]})"
 
 
+def decision_threshold(config: Any, val: ScoredSplit, test: tuple[Any, Any] | None,
+                       calibrated: bool) -> dict[str, Any] | None:
+    """The `threshold` config's decision threshold on the validation scores, with the rates reached on test.
+
+    Without a target it is the F1-best threshold, stored beside a calibration map (`calibration=none` writes no
+    calibration.json unless a target asks for one) and skipped when the validation split has only one class.
+    (A target the validation split cannot support was refused before training, by `threshold.check_target`.)
+    """
+    config = threshold.numbers(config)
+    targeted = config.get("fpr") is not None or config.get("precision") is not None
+    if not len(val) or (not targeted and (not calibrated or len(set((val.labels >= 0.5).tolist())) < 2)):
+        return None
+    test_scores = (test[0].double().numpy(), test[1].double().numpy()) if test is not None else None
+    entry = threshold.for_export(val.scores, val.labels, test_scores, config.get("fpr"), config.get("precision"))
+    chosen = entry["threshold"]
+    reached = chosen.get("test", {})
+    if "fpr" in reached:
+        low, high = reached["fpr_ci"]
+        log.info("decision threshold %.4f (target %s): test FPR %.4f (95%% CI %.4f–%.4f, %d negatives)",
+                 chosen["score"], chosen["target"], reached["fpr"], low, high, reached["negatives"])
+    return entry
+
+
 class Export:
     """Writes `dir` (a sentence-transformers model, README.md card, calibration.json) when `enabled`."""
 
@@ -84,7 +108,8 @@ class Export:
         (scoring the validation split on a CPU after GPU training takes minutes, not seconds)."""
         encoder = module.to(trainer.strategy.root_device).encoder.eval()
         loss = module.loss_fn
-        calibrator, fit = calibration.fit_for_export(cfg.get("calibration"), loss, datamodule)
+        val = collect_scores(loss, datamodule.val_dataloader())
+        calibrator, fit = calibration.fit_for_export(cfg.get("calibration"), loss, datamodule, val=val)
         resolved = OmegaConf.to_container(cfg, resolve=True)
         card = ModelCardData.from_encoder(
             encoder, loss, base_model=base_model(cfg.model),
@@ -95,7 +120,11 @@ class Export:
             train_log=training_log(output_dir), versions={"parasim": parasim.__version__, **framework_versions()},
             config_yaml=OmegaConf.to_yaml({k: resolved[k] for k in CARD_CONFIG_KEYS if k in resolved}),
         ).render()
-        extra = {calibration.FILENAME: calibration.to_json(calibrator, fit)} if calibrator else None
+        stored = calibration.to_json(calibrator, fit) if calibrator else None
+        decision = decision_threshold(cfg.get("threshold"), val, module.last_scores.get("test"), stored is not None)
+        if decision is not None:
+            stored = threshold.add_to_json(stored, decision)
+        extra = {calibration.FILENAME: stored} if stored else None
         path = export_sentence_transformer(encoder, self.dir, card, extra_files=extra)
         log.info("exported sentence-transformers model to %s", path)
         return path

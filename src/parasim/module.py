@@ -30,7 +30,8 @@ class ParaphraseModule(L.LightningModule):
         self._outputs: list[tuple[torch.Tensor, ...]] = []
         self.subset_names: list[str] = []
         self.last_metrics: dict[str, float] = {}
-        self.last_scores: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # per prefix: scores, labels (CPU)
+        # per prefix, the last evaluation's scores and labels (CPU) in split order: `base` and `test` pair up
+        self.last_scores: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     @property
     def encoder(self) -> SentenceEncoder:
@@ -93,5 +94,5 @@ def _drop_repeats(scores: torch.Tensor, labels: torch.Tensor, subsets: torch.Ten
     order = torch.argsort(index, stable=True)
     first = torch.ones_like(order, dtype=torch.bool)
     first[1:] = index[order][1:] != index[order][:-1]
-    keep = order[first].sort().values
+    keep = order[first]  # in split order, as one process evaluates: base and tuned scores pair up by position
     return scores[keep], labels[keep], subsets[keep]

@@ -57,8 +57,8 @@ def load_checkpoint(loss: PairLoss, path: str | Path) -> None:
 
 def load_model(cfg: DictConfig) -> PairLoss:
     """The loss (holding the encoder) in eval mode, from `model_dir` or the model config, plus `ckpt_path` weights."""
-    if cfg.get("model_dir"):
-        options = ("max_seq_length", "packed", "min_fill", "batch_tokens")
+    if cfg.get("model_dir"):  # the export's own pooling and token cap; the model config's speed settings
+        options = ("packed", "min_fill", "batch_tokens")
         encoder = load_pretrained(cfg.model_dir, **{k: cfg.model[k] for k in options if k in cfg.model})
     else:
         encoder = instantiate(cfg.model)
@@ -137,7 +137,7 @@ def evaluate_job(job: Job) -> Metrics:
     torch.manual_seed(cfg.seed)
     loss = load_model(cfg).to(resolve_device(cfg.device))
     datamodule = instantiate(cfg.data, tokenizer=loss.encoder.tokenizer, planner=loss.encoder.planner,
-                             unit=cfg.data.get("unit") or loss.unit)
+                             unit=cfg.data.get("unit") or loss.unit, max_seq_length=loss.encoder.max_seq_length)
     datamodule.setup()
     job.loggers += instantiate_group(cfg.get("logger"))
     log_run_config(cfg, job.loggers)

@@ -65,12 +65,6 @@ def training_log(output_dir: Path) -> list[dict[str, Any]]:
                                                                                   strict=True)]
 
 
-def base_model(model: DictConfig) -> str:
-    """The model config's weights folder name (all-mpnet-base-v2), or what builds it (the tiny random MPNet)."""
-    path = model.get("path")
-    return Path(str(path)).name if path else f"random init ({str(model._target_).rsplit('.', 1)[-1]})"
-
-
 class Export:
     """Writes `dir` (a sentence-transformers model, README.md card, calibration.json) when `enabled`."""
 
@@ -87,7 +81,7 @@ class Export:
         calibrator, fit = calibration.fit_for_export(cfg.get("calibration"), loss, datamodule)
         resolved = OmegaConf.to_container(cfg, resolve=True)
         card = ModelCardData.from_encoder(
-            encoder, loss, base_model=base_model(cfg.model),
+            encoder, loss, base_model=encoder.name,
             hyperparameters={**hyperparameters(cfg), "precision": trainer.precision},
             calibrator=calibrator, defaults=seed_defaults(), calibration=fit,
             metrics={k: v for k, v in metrics.items() if k.split("/")[0] in ("base", "val", "test")},

@@ -47,6 +47,19 @@ def compose_train(overrides: list[str] | None = None, output_dir: Path | None = 
     return cfg
 
 
+def compose_eval(overrides: list[str] | None = None, output_dir: Path | None = None) -> DictConfig:
+    """The eval config (`scripts/eval.py`), writing under `output_dir`."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("eval", overrides=overrides or [])
+    if output_dir is not None:
+        with open_dict(cfg):
+            cfg.paths.root_dir = str(ROOT)
+            cfg.paths.log_dir = str(output_dir)
+            cfg.paths.output_dir = str(output_dir)
+            cfg.data.cache_dir = str(output_dir / "prepared")
+    return cfg
+
+
 @pytest.fixture
 def train_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
     return lambda overrides=None: compose_train(overrides, tmp_path)

@@ -6,10 +6,11 @@ import pytest
 from hydra.errors import HydraException
 from omegaconf import OmegaConf
 
-from conftest import CONF, compose_train
+from conftest import CONF, compose_eval, compose_train
 
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name not in ("hydra", "local"))
 OPTIONS = [(g, f.stem) for g in GROUPS for f in sorted((CONF / g).glob("*.yaml"))]
+EVAL_ONLY = {"suite"}
 
 
 def test_all_groups_have_options() -> None:
@@ -31,7 +32,8 @@ def test_every_option_composes_and_resolves(group: str, option: str, tmp_path) -
     if group == "hparams_search":
         pytest.skip("hparams_search options change the Hydra sweeper; composed in the sweep tests")
     extra = [f"model.path={st_directory(tmp_path / 'st')}"] if override == "model=st_dir" else []
-    cfg = compose_train([override, *extra], tmp_path)
+    compose = compose_eval if group in EVAL_ONLY else compose_train  # groups only scripts/eval.py has
+    cfg = compose([override, *extra], tmp_path)
     OmegaConf.resolve(cfg)  # every interpolation resolves
     assert cfg.seed is not None
 

@@ -141,6 +141,10 @@ def test_tiny_suite_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     for held in report["sets"]:
         assert all(v == {"value": 0.0, "low": 0.0, "high": 0.0} for v in held["differences"]["same"].values())
     assert any(v["value"] != 0.0 for held in report["sets"] for v in held["differences"]["other"].values())
+    for held in report["sets"]:  # Δ is the later model minus the first, on the same pairs
+        for metric, diff in held["differences"]["other"].items():
+            expected = held["values"]["other"][metric] - held["values"]["base"][metric]
+            assert diff["value"] == pytest.approx(expected, abs=1e-5) and diff["low"] <= diff["high"], metric
     assert metrics["stsb/other-base/spearman_diff"] == report["sets"][3]["differences"]["other"]["spearman"]["value"]
     assert json.loads((run / "metrics.json").read_text()) == pytest.approx(metrics)
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from parasim.evaluation.bootstrap import Interval
 from parasim.evaluation.report import HEADERS
 from parasim.evaluation.suite import ModelSpec, SetResult
 
@@ -24,7 +25,7 @@ def _num(value: float, signed: bool = False) -> str:
     return f"{value:+.4f}" if signed else f"{value:.4f}"
 
 
-def _interval(interval: Any) -> str:
+def _interval(interval: Interval) -> str:
     return f"{_num(interval.value, True)} [{_num(interval.low, True)}, {_num(interval.high, True)}]"
 
 
@@ -84,7 +85,8 @@ def as_json(results: Sequence[SetResult], models: Sequence[ModelSpec], paragraph
                       "compared_with": models[0].label},
         "sets": [{"name": r.set.name, "title": r.set.title, "level": r.set.level, "pairs": len(r.set.records),
                   "source": r.set.source, "values": r.values,
-                  "differences": {label: {metric: vars(interval) for metric, interval in intervals.items()}
+                  "differences": {label: {metric: {"value": i.value, "low": i.low, "high": i.high}
+                                          for metric, i in intervals.items()}
                                   for label, intervals in r.differences.items()}}
                  for r in results],
     }

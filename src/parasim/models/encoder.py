@@ -91,10 +91,9 @@ class SentenceEncoder(nn.Module):
         self.planner.device_type = self.device.type
         return out
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, unit: bool = True) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        pooled = self.pooling(hidden, attention_mask).float()
-        return F.normalize(pooled, p=2, dim=-1) if unit else pooled
+        return F.normalize(self.pooling(hidden, attention_mask).float(), p=2, dim=-1)
 
     def embed_chunks(self, inputs: EncoderInput, unit: bool = True) -> torch.Tensor:
         """Float32 embeddings of all rows of `inputs`, in chunk order: unit length unless `unit` is False."""

@@ -15,7 +15,7 @@ from parasim.data.collate import PairCollator
 from parasim.data.splitter import split_sentences
 from parasim.models.batching import BATCH_TOKENS, PairBatch, Planner
 from parasim.models.encoder import SentenceEncoder, build_tiny
-from parasim.weights import is_complete, model_dir
+from parasim.weights import MINILM, is_complete, model_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = CONFIG_DIR  # importing parasim.configs registers the resolvers the configs use
@@ -23,6 +23,10 @@ CONF = CONFIG_DIR  # importing parasim.configs registers the resolvers the confi
 needs_weights = pytest.mark.skipif(
     not is_complete(model_dir()) and not os.environ.get("CI"),
     reason="all-mpnet-base-v2 not in the cache (run `make weights`); CI always fetches it",
+)
+needs_minilm = pytest.mark.skipif(
+    not is_complete(model_dir(MINILM.name)) and not os.environ.get("CI"),
+    reason="all-MiniLM-L6-v2 not in the cache (run `make weights`); CI always fetches it",
 )
 
 
@@ -34,6 +38,19 @@ def compose_train(overrides: list[str] | None = None, output_dir: Path | None = 
     base = PINNED if pin else []
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("train", overrides=base + (overrides or []))
+    if output_dir is not None:
+        with open_dict(cfg):
+            cfg.paths.root_dir = str(ROOT)
+            cfg.paths.log_dir = str(output_dir)
+            cfg.paths.output_dir = str(output_dir)
+            cfg.data.cache_dir = str(output_dir / "prepared")
+    return cfg
+
+
+def compose_eval(overrides: list[str] | None = None, output_dir: Path | None = None) -> DictConfig:
+    """The eval config (`scripts/eval.py`), writing under `output_dir`."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("eval", overrides=overrides or [])
     if output_dir is not None:
         with open_dict(cfg):
             cfg.paths.root_dir = str(ROOT)

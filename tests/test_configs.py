@@ -6,10 +6,11 @@ import pytest
 from hydra.errors import HydraException
 from omegaconf import OmegaConf
 
-from conftest import CONF, compose_train
+from conftest import CONF, compose_eval, compose_train
 
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name not in ("hydra", "local"))
 OPTIONS = [(g, f.stem) for g in GROUPS for f in sorted((CONF / g).glob("*.yaml"))]
+EVAL_ONLY = {"suite"}
 
 
 def test_all_groups_have_options() -> None:
@@ -17,12 +18,22 @@ def test_all_groups_have_options() -> None:
             "experiment"} <= set(GROUPS)
 
 
+def st_directory(root) -> str:
+    """The least `model=st_dir` reads when composing: a model config and the token cap."""
+    root.mkdir()
+    (root / "config.json").write_text("{}")
+    (root / "sentence_bert_config.json").write_text('{"max_seq_length": 256}')
+    return str(root)
+
+
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_every_option_composes_and_resolves(group: str, option: str, tmp_path) -> None:
     override = f"{group}={option}"
     if group == "hparams_search":
         pytest.skip("hparams_search options change the Hydra sweeper; composed in the sweep tests")
-    cfg = compose_train([override], tmp_path)
+    extra = [f"model.path={st_directory(tmp_path / 'st')}"] if override == "model=st_dir" else []
+    compose = compose_eval if group in EVAL_ONLY else compose_train  # groups only scripts/eval.py has
+    cfg = compose([override, *extra], tmp_path)
     OmegaConf.resolve(cfg)  # every interpolation resolves
     assert cfg.seed is not None
 

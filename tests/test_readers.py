@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from parasim.corpora import corpus_path
 from parasim.data.readers import (
     random_negatives,
     read_alecs,
@@ -318,22 +319,23 @@ def test_empty_paragraphs_are_kept_unless_drop_empty(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- sentence-level evaluation sets
 
+EMBEDDED = Path(corpus_path("mrpc")).parent  # the test splits ship with the package (held-out evaluation)
 SENTENCE_SETS = [
-    (read_mrpc, "mrpc/msr_paraphrase_train.txt", 4076, "mrpc"),
-    (read_mrpc, "mrpc/msr_paraphrase_test.txt", 1725, "mrpc"),
-    (read_paws, "paws-wiki/dev.tsv", 8000, "paws"),
-    (read_paws, "paws-wiki/test.tsv", 8000, "paws"),
-    (read_sts, "stsbenchmark/sts-train.csv", 5749, "stsb"),
-    (read_sts, "stsbenchmark/sts-dev.csv", 1500, "stsb"),
-    (read_sts, "stsbenchmark/sts-test.csv", 1379, "stsb"),
+    (read_mrpc, SHARED_DATA / "mrpc/msr_paraphrase_train.txt", 4076, "mrpc"),
+    (read_mrpc, EMBEDDED / "mrpc/msr_paraphrase_test.txt", 1725, "mrpc"),
+    (read_paws, SHARED_DATA / "paws-wiki/dev.tsv", 8000, "paws"),
+    (read_paws, EMBEDDED / "paws_wiki/test.tsv", 8000, "paws"),
+    (read_sts, SHARED_DATA / "stsbenchmark/sts-train.csv", 5749, "stsb"),
+    (read_sts, SHARED_DATA / "stsbenchmark/sts-dev.csv", 1500, "stsb"),
+    (read_sts, EMBEDDED / "stsbenchmark/sts-test.csv", 1379, "stsb"),
 ]
 
 
-@pytest.mark.parametrize(("reader", "relative", "count", "subset"), SENTENCE_SETS)
-def test_sentence_sets_give_the_published_counts(reader, relative: str, count: int, subset: str) -> None:
-    path = SHARED_DATA / relative
+@pytest.mark.parametrize(("reader", "path", "count", "subset"), SENTENCE_SETS,
+                         ids=[f"{p.parent.name}/{p.name}" for _, p, _, _ in SENTENCE_SETS])
+def test_sentence_sets_give_the_published_counts(reader, path: Path, count: int, subset: str) -> None:
     if not path.is_file():
-        pytest.skip(f"{path} not available")
+        pytest.skip(f"{path} not available (only the test splits are embedded)")
     records = reader(path)
     assert len(records) == count
     assert {r.subset for r in records} == {subset}
@@ -347,14 +349,18 @@ def test_sentence_sets_give_the_published_counts(reader, relative: str, count: i
         assert {r.label for r in records} == {0.0, 1.0}
 
 
-def test_mrpc_first_pair_and_paws_label_split() -> None:
-    mrpc, paws = SHARED_DATA / "mrpc/msr_paraphrase_train.txt", SHARED_DATA / "paws-wiki/dev.tsv"
-    if not (mrpc.is_file() and paws.is_file()):
-        pytest.skip("shared data not available")
-    first = read_mrpc(mrpc)[0]
-    assert first.text_a.startswith("Amrozi accused his brother")
+def test_embedded_mrpc_first_pair_and_paws_label_split() -> None:
+    first = read_mrpc(EMBEDDED / "mrpc/msr_paraphrase_test.txt")[0]
+    assert first.text_a.startswith("PCCW's chief operating officer, Mike Butcher")
     assert first.label == 1.0
-    assert sum(r.label for r in read_paws(paws)) == 3539
+    assert sum(r.label for r in read_paws(EMBEDDED / "paws_wiki/test.tsv")) == 3536
+
+
+def test_embedded_corpora_keep_their_readme_and_licence() -> None:
+    for name, files in {"mrpc": ["README.txt", "Microsoft Shared Source License.htm"], "paws_wiki": ["README.txt"],
+                        "stsbenchmark": ["README.txt", "LICENSE.txt"]}.items():
+        for file in files:
+            assert (EMBEDDED / name / file).is_file(), f"{name}/{file}"
 
 
 def test_sts_score_is_divided_by_five(tmp_path: Path) -> None:

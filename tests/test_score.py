@@ -95,7 +95,8 @@ def test_each_distinct_sentence_embedded_once_without_gradients() -> None:
 
     def count(module, args, kwargs, output) -> None:
         assert torch.is_inference_mode_enabled()
-        seen.append(int(kwargs["input_ids"].shape[0]))
+        ids = kwargs.get("input_ids")
+        seen.append(int((ids if ids is not None else kwargs["inputs_embeds"]).shape[0]))
 
     handle = encoder.transformer.register_forward_hook(count, with_kwargs=True)
     try:

@@ -26,6 +26,7 @@ GROUP_PACKAGES = {
     "calibration": "parasim.evaluation.calibration",
     "export": "parasim.export",
     "scheduler": "parasim.schedulers",
+    "suite": "parasim.evaluation.suite",
 }
 # groups that configure other libraries' objects (torch, Lightning, Hydra) or only set values
 CONFIG_ONLY = {"optimizer", "trainer", "paths", "hydra", "experiment", "debug", "hparams_search"}

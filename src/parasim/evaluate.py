@@ -24,18 +24,19 @@ from rich.markdown import Markdown
 from parasim.configs import CONFIG_DIR
 from parasim.data.records import PairRecord
 from parasim.errors import ParasimError
-from parasim.evaluation import calibration, plots
+from parasim.evaluation import calibration, plots, suite_report
 from parasim.evaluation.embedding import resolve_device
 from parasim.evaluation.predict import ScoredSplit, collect_scores
 from parasim.evaluation.report import calibration_report, markdown, model_metrics, scorer_metrics
 from parasim.evaluation.scorers import TITLES, score_texts
-from parasim.loggers import log_images
+from parasim.evaluation.suite import parse_models
+from parasim.loggers import log_images, log_table
 from parasim.losses.base import PairLoss
 from parasim.models.encoder import load_pretrained
 from parasim.runs import log_run_config, write_metrics
 from parasim.task import Job, Metrics, entry, run_job
 from parasim.utils.console import print_config_tree
-from parasim.utils.files import write_text_atomic
+from parasim.utils.files import write_json_atomic, write_text_atomic
 from parasim.utils.instantiate import instantiate_group
 
 log = logging.getLogger(__name__)
@@ -55,16 +56,16 @@ def load_checkpoint(loss: PairLoss, path: str | Path) -> None:
                            f"with ({str(exc).splitlines()[0]})") from exc
 
 
-def load_model(cfg: DictConfig) -> PairLoss:
+def load_model(cfg: DictConfig, model_dir: str | Path | None, ckpt_path: str | Path | None) -> PairLoss:
     """The loss (holding the encoder) in eval mode, from `model_dir` or the model config, plus `ckpt_path` weights."""
-    if cfg.get("model_dir"):
-        options = ("max_seq_length", "packed", "min_fill", "batch_tokens")
-        encoder = load_pretrained(cfg.model_dir, **{k: cfg.model[k] for k in options if k in cfg.model})
+    if model_dir:  # the export's own pooling and token cap; the model config's speed settings
+        options = ("packed", "min_fill", "batch_tokens")
+        encoder = load_pretrained(model_dir, **{k: cfg.model[k] for k in options if k in cfg.model})
     else:
         encoder = instantiate(cfg.model)
     loss = instantiate(cfg.loss, encoder=encoder)
-    if cfg.get("ckpt_path"):
-        load_checkpoint(loss, cfg.ckpt_path)
+    if ckpt_path:
+        load_checkpoint(loss, ckpt_path)
     return loss.eval()
 
 
@@ -135,9 +136,11 @@ def evaluate_job(job: Job) -> Metrics:
     cfg, output_dir = job.cfg, job.output_dir
     print_config_tree(cfg, save_to=output_dir / "config_tree.log")
     torch.manual_seed(cfg.seed)
-    loss = load_model(cfg).to(resolve_device(cfg.device))
+    if cfg.get("suite"):
+        return suite_job(job)
+    loss = load_model(cfg, cfg.get("model_dir"), cfg.get("ckpt_path")).to(resolve_device(cfg.device))
     datamodule = instantiate(cfg.data, tokenizer=loss.encoder.tokenizer, planner=loss.encoder.planner,
-                             unit=cfg.data.get("unit") or loss.unit)
+                             unit=cfg.data.get("unit") or loss.unit, max_seq_length=loss.encoder.max_seq_length)
     datamodule.setup()
     job.loggers += instantiate_group(cfg.get("logger"))
     log_run_config(cfg, job.loggers)
@@ -167,6 +170,40 @@ def evaluate_job(job: Job) -> Metrics:
     log_images(job.loggers, images)
     Console().print(Markdown(report))
     log.info("evaluation written to %s", output_dir)
+    return metrics
+
+
+def suite_job(job: Job) -> Metrics:
+    """The held-out suite (`suite=…`): every model of `models` on every set, one table (suite.md, suite.json, a W&B
+    table), each model compared with the first. Models are loaded one at a time, so memory holds one."""
+    cfg, output_dir = job.cfg, job.output_dir
+    if cfg.get("model_dir") or cfg.get("ckpt_path"):
+        raise ParasimError("With a suite, list the models in models=[…] (not model_dir= / ckpt_path=).")
+    suite = instantiate(cfg.suite)
+    models = parse_models(cfg.models)
+    sets = suite.load_sets()
+    job.loggers += instantiate_group(cfg.get("logger"))
+    log_run_config(cfg, job.loggers)
+    scores, scorer = {}, "sef1"
+    for model in models:
+        log.info("suite: scoring %s", model.label)
+        loss = load_model(cfg, model.export, model.checkpoint).to(resolve_device(cfg.device))
+        scorer = "sef1" if loss.unit == "sentences" else "cosine"  # the same `loss` config for every model
+        scores[model.label] = suite.score(loss.encoder, sets, scorer, model.label)
+        del loss
+    results, paragraph_score = suite.compare(sets, scores), TITLES[scorer]
+    report = suite_report.markdown(results, models, paragraph_score, suite.n_resamples, suite.confidence)
+    write_text_atomic(output_dir / "suite.md", report)
+    write_json_atomic(output_dir / "suite.json", suite_report.as_json(
+        results, models, paragraph_score, suite.n_resamples, suite.confidence, suite.seed))
+    suite_report.write_scores(output_dir / "suite_scores.csv", results, scores)
+    metrics = suite_report.flat_metrics(results, models)
+    write_metrics(output_dir, metrics)
+    for logger in job.loggers:
+        logger.log_metrics(metrics)
+    log_table(job.loggers, "suite", *suite_report.table(results, models, suite.confidence))
+    Console().print(Markdown(report))
+    log.info("suite written to %s", output_dir)
     return metrics
 
 

@@ -1,15 +1,19 @@
-"""Paragraph pairs built deterministically from the MTMP-PAN sentence pairs (embedded default data).
+"""Paragraph pairs built deterministically from labelled sentence pairs: MTMP-PAN (the embedded default data),
+and any other 0/1 sentence-pair corpus (`sentence_pairs`: MRPC and PAWS-Wiki in the held-out evaluation suite).
 
 k (2–6) sentence pairs are joined into one paragraph pair: all paraphrase pairs → label 1 (side B's
-sentence order shuffled, as crowd paraphrasers reorder); the hard-negative sentence pairs of the
-corpus → label 0; side A of paraphrase pairs against side B of another group → label 0 (random
-negative). Positives and negatives are balanced. Train pairs come only from the corpus's train split;
-validation and test pairs from disjoint halves of its test split, so no sentence crosses splits.
+sentence order shuffled, as crowd paraphrasers reorder); the corpus's non-paraphrase sentence pairs,
+which are hard negatives in all three corpora (MTMP-PAN: same document, ≥ 4 shared content words; MRPC:
+related news sentences; PAWS: word swaps with high overlap) → label 0; side A of paraphrase pairs against
+side B of another group → label 0 (random negative). Positives and negatives are balanced. MTMP-PAN train
+pairs come only from the corpus's train split; validation and test pairs from disjoint halves of its test
+split, so no sentence crosses splits.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from pathlib import Path
 
 from parasim.data.readers.textio import read_text
@@ -31,6 +35,14 @@ def load_sentence_pairs(root: str | Path, split: str) -> list[SentencePair]:
     if not len(first) == len(second) == len(labels):
         raise ParasimError(f"MTMP-PAN {split} files differ in line count under {root}.")
     return [(a.strip(), b.strip(), int(label)) for a, b, label in zip(first, second, labels, strict=True)]
+
+
+def sentence_pairs(records: Sequence[PairRecord]) -> list[SentencePair]:
+    """0/1-labelled sentence-level records (e.g. `read_mrpc`, `read_paws`) as the builder's (a, b, label)."""
+    graded = sorted({r.label for r in records} - {0.0, 1.0})
+    if graded:
+        raise ParasimError(f"Paragraph pairs are built from 0/1-labelled sentence pairs; got labels {graded[:5]}.")
+    return [(r.text_a.strip(), r.text_b.strip(), int(r.label)) for r in records]
 
 
 def _as_sentence(text: str) -> str:

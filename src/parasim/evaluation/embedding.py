@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from parasim.models.batching import chunk_by_budget
-from parasim.models.encoder import SentenceEncoder, mean_pool
+from parasim.models.encoder import SentenceEncoder
 
 
 def resolve_device(name: str) -> torch.device:
@@ -51,7 +51,7 @@ def embed(encoder: SentenceEncoder, texts: Sequence[str], token_states: bool = F
         for ids, mask in chunks:
             ids, mask = ids.to(device), mask.to(device)
             hidden = encoder.transformer(input_ids=ids, attention_mask=mask).last_hidden_state
-            pooled.append(F.normalize(mean_pool(hidden, mask).float(), p=2, dim=-1))
+            pooled.append(F.normalize(encoder.pooling(hidden, mask).float(), p=2, dim=-1))
             keep = mask.bool() & ~torch.isin(ids, special)
             states += [F.normalize(h[k].float(), p=2, dim=-1).cpu() for h, k in zip(hidden, keep, strict=True)]
             bar.update(len(ids))

@@ -27,19 +27,37 @@ TITLES = {"sef1": "SE-F1", "cosine": "paragraph cosine", "bertscore": "BERTScore
 PAIR_BLOCK = 4096  # pairs per batched SE-F1 call, bounds the (pairs × n × m) similarity tensor
 
 
-def sef1(encoder: SentenceEncoder, a: Sequence[str], b: Sequence[str], progress: bool = False) -> np.ndarray:
-    """SE-F1 per pair; each distinct sentence of the whole input is embedded once."""
-    table: dict[str, int] = {}
-    groups = [[table.setdefault(s, len(table)) for s in split_sentences(text)] for text in (*a, *b)]
-    embeddings, _ = embed(encoder, list(table), progress="sentences" if progress else None)
-    n = len(a)
+def sentence_groups(texts: Sequence[str], table: dict[str, int]) -> list[list[int]]:
+    """Each text's sentences as rows of `table` (distinct sentence → row, grown in place)."""
+    return [[table.setdefault(s, len(table)) for s in split_sentences(text)] for text in texts]
+
+
+def sef1_of_groups(embeddings: torch.Tensor, groups: Sequence[Sequence[int]]) -> np.ndarray:
+    """SE-F1 of pair i = (groups[i], groups[n + i]): the first half of `groups` is side A, the second side B."""
+    n = len(groups) // 2
     out = []
     for start in range(0, n, PAIR_BLOCK):
         stop = min(start + PAIR_BLOCK, n)
-        a_index = pad_index(groups[start:stop])
-        b_index = pad_index(groups[n + start : n + stop])
-        out.append(sef1_scores(embeddings, a_index, b_index))
+        out.append(sef1_scores(embeddings, pad_index(groups[start:stop]), pad_index(groups[n + start : n + stop])))
     return torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
+
+
+def cosine_of_rows(embeddings: torch.Tensor, rows: Sequence[int], texts: Sequence[str]) -> np.ndarray:
+    """Cosine of pair i = (rows[i], rows[n + i]) of unit-length `embeddings`; a pair with an empty side scores 0,
+    as in SE-F1. `texts` are the rows' texts, in the same order."""
+    n = len(rows) // 2
+    index = torch.as_tensor(list(rows), dtype=torch.long)
+    present = torch.as_tensor([bool(x.strip()) and bool(y.strip()) for x, y in zip(texts[:n], texts[n:], strict=True)])
+    cosine = (embeddings[index[:n]] * embeddings[index[n:]]).sum(dim=-1).clamp(-1, 1) * present
+    return cosine.numpy().astype(np.float64)
+
+
+def sef1(encoder: SentenceEncoder, a: Sequence[str], b: Sequence[str], progress: bool = False) -> np.ndarray:
+    """SE-F1 per pair; each distinct sentence of the whole input is embedded once."""
+    table: dict[str, int] = {}
+    groups = sentence_groups([*a, *b], table)
+    embeddings, _ = embed(encoder, list(table), progress="sentences" if progress else None)
+    return sef1_of_groups(embeddings, groups)
 
 
 def greedy_f1(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -58,13 +76,10 @@ def paragraph_scorers(encoder: SentenceEncoder, a: Sequence[str], b: Sequence[st
     texts, positions = distinct([*a, *b])
     embeddings, states = embed(encoder, texts, token_states=bertscore,
                                progress="paragraphs" if progress else None)
-    n = len(a)
-    pa, pb = torch.as_tensor(positions[:n], dtype=torch.long), torch.as_tensor(positions[n:], dtype=torch.long)
-    present = torch.as_tensor([bool(x.strip()) and bool(y.strip()) for x, y in zip(a, b, strict=True)])
-    cosine = (embeddings[pa] * embeddings[pb]).sum(dim=-1).clamp(-1, 1) * present  # empty side: 0, as in SE-F1
-    out = {"cosine": cosine.numpy().astype(np.float64)}
+    out = {"cosine": cosine_of_rows(embeddings, positions, [*a, *b])}
     if bertscore:
-        out["bertscore"] = np.asarray([greedy_f1(states[i], states[j]) for i, j in zip(pa.tolist(), pb.tolist(),
+        n = len(a)
+        out["bertscore"] = np.asarray([greedy_f1(states[i], states[j]) for i, j in zip(positions[:n], positions[n:],
                                                                                       strict=True)])
     return out
 

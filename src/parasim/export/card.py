@@ -53,8 +53,17 @@ def inner_loss_config(inner: nn.Module) -> dict[str, Any]:
     return {"class": path, **settings}
 
 
+def architecture(encoder: SentenceEncoder) -> str:
+    """The modules as `print(SentenceTransformer(path))` shows them: what the export's modules.json holds."""
+    lines = [f"  (0): Transformer({{'max_seq_length': {encoder.max_seq_length}, 'do_lower_case': "
+             f"{encoder.do_lower_case}, 'architecture': '{type(encoder.transformer).__name__}'}})",
+             f"  (1): Pooling({{'word_embedding_dimension': {encoder.dim}, {encoder.pooling.describe()}, "
+             "'include_prompt': True})"]
+    return "\n".join(lines + (["  (2): Normalize()"] if encoder.pooling.normalize else []))
+
+
 def usage_snippet(encoder: SentenceEncoder) -> str:
-    embeddings = encoder.encode(USAGE_SENTENCES)
+    embeddings = encoder.encode(USAGE_SENTENCES, unit=True)  # `model.similarity` is the cosine
     sims = (embeddings @ embeddings.T).cpu()
     rows = ", ".join("[" + ", ".join(f"{v:.4f}" for v in row.tolist()) + "]" for row in sims)
     return f"""```python
@@ -97,7 +106,7 @@ class ModelCardData:
     loss_description: str
     score_name: str
     loss_config: dict[str, Any]
-    architecture: str
+    modules: str  # the architecture block: `architecture(encoder)`
     max_seq_length: int
     dim: int
     usage: str
@@ -119,8 +128,8 @@ class ModelCardData:
         return cls(base_model=base_model, loss_name=loss.card_name, loss_description=loss.card_description,
                    score_name=loss.score_name,
                    loss_config={**loss.get_config_dict(), "inner_loss": inner_loss_config(loss.inner)},
-                   architecture=type(encoder.transformer).__name__, max_seq_length=encoder.max_seq_length,
-                   dim=encoder.dim, usage=usage, scoring=scoring, hyperparameters=hyperparameters, **run)
+                   modules=architecture(encoder), max_seq_length=encoder.max_seq_length, dim=encoder.dim,
+                   usage=usage, scoring=scoring, hyperparameters=hyperparameters, **run)
 
     def render(self) -> str:
         inner = self.loss_config.get("inner_loss", {}).get("class", "?")
@@ -128,7 +137,7 @@ class ModelCardData:
         return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
             base_model=self.base_model, loss_name=self.loss_name, inner_loss=inner,
             loss_description=f"{self.loss_description}, compared with the label by the inner loss `{inner}`:",
-            loss_config=json.dumps(self.loss_config, indent=2, default=str), architecture=self.architecture,
+            loss_config=json.dumps(self.loss_config, indent=2, default=str), modules=self.modules,
             max_seq_length=self.max_seq_length, dim=self.dim, usage=self.usage, scoring=self.scoring,
             evaluation=_section("Evaluation", evaluation_table(self.metrics)),
             calibration=_section("Calibration", calibration_text(self.calibration, self.score_name)),

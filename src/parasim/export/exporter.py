@@ -66,12 +66,6 @@ def training_log(output_dir: Path) -> list[dict[str, Any]]:
                                                                                   strict=True)]
 
 
-def base_model(model: DictConfig) -> str:
-    """The model config's weights folder name (all-mpnet-base-v2), or what builds it (the tiny random MPNet)."""
-    path = model.get("path")
-    return Path(str(path)).name if path else f"random init ({str(model._target_).rsplit('.', 1)[-1]})"
-
-
 def decision_threshold(config: Any, val: ScoredSplit, test: tuple[Any, Any] | None,
                        calibrated: bool) -> dict[str, Any] | None:
     """The `threshold` config's decision threshold on the validation scores, with the rates reached on test.
@@ -112,7 +106,7 @@ class Export:
         calibrator, fit = calibration.fit_for_export(cfg.get("calibration"), loss, datamodule, val=val)
         resolved = OmegaConf.to_container(cfg, resolve=True)
         card = ModelCardData.from_encoder(
-            encoder, loss, base_model=base_model(cfg.model),
+            encoder, loss, base_model=encoder.name,
             hyperparameters={**hyperparameters(cfg), "precision": trainer.precision},
             calibrator=calibrator, defaults=seed_defaults(), calibration=fit,
             metrics={k: v for k, v in metrics.items() if k.split("/")[0] in ("base", "val", "test")},

@@ -17,11 +17,14 @@ from parasim.models.encoder import SentenceEncoder
 from parasim.runs import framework_versions
 from parasim.utils.files import replace_dir_atomic
 
-MODULES = [
-    {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-    {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-    {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-]
+TRANSFORMER = {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}
+POOLING = {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}
+NORMALIZE = {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}
+
+
+def modules(encoder: SentenceEncoder) -> list[dict[str, object]]:
+    """modules.json: Transformer → Pooling, then Normalize only when the encoder's pipeline normalises."""
+    return [TRANSFORMER, POOLING, *([NORMALIZE] if encoder.pooling.normalize else [])]
 
 
 def _write_json(path: Path, data: object) -> None:
@@ -29,23 +32,17 @@ def _write_json(path: Path, data: object) -> None:
 
 
 def write_layout(encoder: SentenceEncoder, out: Path) -> None:
-    """Everything but the model card into `out` (an existing, empty directory)."""
+    """Everything but the model card into `out` (an existing, empty directory): the pooling, Normalize, token cap
+    and lower-casing the encoder runs with, so `SentenceTransformer(out)` embeds as the encoder does."""
     encoder.transformer.save_pretrained(out, safe_serialization=True)
     encoder.tokenizer.save_pretrained(out)
-    _write_json(out / "modules.json", MODULES)
-    _write_json(out / "sentence_bert_config.json", {"max_seq_length": encoder.max_seq_length, "do_lower_case": False})
+    _write_json(out / "modules.json", modules(encoder))
+    _write_json(out / "sentence_bert_config.json", {"max_seq_length": encoder.max_seq_length,
+                                                    "do_lower_case": encoder.do_lower_case})
     (out / "1_Pooling").mkdir()
-    _write_json(out / "1_Pooling" / "config.json", {
-        "word_embedding_dimension": encoder.dim,
-        "pooling_mode_cls_token": False,
-        "pooling_mode_mean_tokens": True,
-        "pooling_mode_max_tokens": False,
-        "pooling_mode_mean_sqrt_len_tokens": False,
-        "pooling_mode_weightedmean_tokens": False,
-        "pooling_mode_lasttoken": False,
-        "include_prompt": True,
-    })
-    (out / "2_Normalize").mkdir()
+    _write_json(out / "1_Pooling" / "config.json", encoder.pooling.st_config(encoder.dim))
+    if encoder.pooling.normalize:
+        (out / "2_Normalize").mkdir()
     _write_json(out / "config_sentence_transformers.json", {
         "__version__": framework_versions(),
         "prompts": {},

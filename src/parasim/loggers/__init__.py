@@ -4,6 +4,6 @@ per Hydra job by `parasim.loggers.wandb`)."""
 from lightning.pytorch.loggers import WandbLogger
 
 from parasim.loggers.csv import CSVLogger
-from parasim.loggers.wandb import finish, log_images, run_id
+from parasim.loggers.wandb import finish, log_images, log_table, run_id
 
-__all__ = ["CSVLogger", "WandbLogger", "finish", "log_images", "run_id"]
+__all__ = ["CSVLogger", "WandbLogger", "finish", "log_images", "log_table", "run_id"]

@@ -67,3 +67,9 @@ def log_images(loggers: Iterable[Logger], images: Iterable[Path]) -> None:
     for logger in wandb_loggers(loggers):
         for image in images:
             logger.log_image(key=f"plots/{image.stem}", images=[str(image)])
+
+
+def log_table(loggers: Iterable[Logger], key: str, columns: list[str], rows: list[list]) -> None:
+    """One table (the evaluation suite's) as a `wandb.Table` under `key`, for every active W&B logger."""
+    for logger in wandb_loggers(loggers):
+        logger.log_table(key=key, columns=columns, data=rows)

@@ -1,1 +1,1 @@
-"""The sentence encoder (MPNet → mean pooling → L2 normalize) and SE-F1."""
+"""The sentence encoder (a sentence-transformers model: transformer → mean or CLS pooling → L2 normalize) and SE-F1."""

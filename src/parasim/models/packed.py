@@ -83,8 +83,3 @@ def _dropout(module: torch.nn.Dropout, x: torch.Tensor) -> torch.Tensor:
     """`module`'s dropout (its p, its train/eval state) through `kernels.dropout`."""
     return dropout(x, module.p, module.training)
 
-
-def packed_mean_pool(hidden: torch.Tensor, packing: Packing) -> torch.Tensor:
-    """Mean of each row's real token states: sentence-transformers' mean pooling without the padding."""
-    sums = hidden.new_zeros(packing.lengths.numel(), hidden.shape[-1]).index_add_(0, packing.sequence, hidden)
-    return sums / packing.lengths.clamp(min=1).unsqueeze(1).to(hidden.dtype)

@@ -195,8 +195,8 @@ def test_eval_from_checkpoint_and_export_reproduces_training(train_cfg, tmp_path
     ckpt = next((tmp_path / "checkpoints").glob("epoch_*.ckpt"))
     common = ["model=mpnet_tiny", "data.limit=40", "device=cpu", "scorers=[sef1]"]
     from_ckpt = evaluate(compose_eval([*common, f"ckpt_path={ckpt}"], tmp_path / "eval_ckpt"))
-    from_export = evaluate(compose_eval([*common, f"model_dir={tmp_path / 'export'}", "calibration=isotonic"],
-                                        tmp_path / "eval_export"))
+    from_export = evaluate(compose_eval([*common, f"model_dir={tmp_path / 'export'}", "calibration=isotonic",
+                                         "threshold.fpr=0.2"], tmp_path / "eval_export"))
     for metrics in (from_ckpt, from_export):
         for key in ("test/mse", "test/roc_auc", "val/mse"):
             assert metrics[key] == pytest.approx(trained[key], abs=1e-5), key
@@ -206,7 +206,10 @@ def test_eval_from_checkpoint_and_export_reproduces_training(train_cfg, tmp_path
     assert_image(tmp_path / "eval_ckpt" / "loss_curve.png")
     assert_image(tmp_path / "eval_export" / "loss_curve.png")
     assert not (tmp_path / "eval_base" / "loss_curve.png").exists()
-    assert json.loads((tmp_path / "eval_export" / "calibration.json").read_text())["kind"] == "isotonic"
+    stored = json.loads((tmp_path / "eval_export" / "calibration.json").read_text())
+    assert stored["kind"] == "isotonic" and stored["threshold"]["target"]  # the map and the decision threshold
+    assert from_export["test/fpr_ci_low"] <= from_export["test/fpr"] <= from_export["test/fpr_ci_high"]
+    assert "test/fpr" not in from_ckpt  # no target, no decision threshold
 
 
 def test_eval_rejects_checkpoint_of_another_model(tmp_path: Path) -> None:

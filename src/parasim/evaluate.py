@@ -24,7 +24,7 @@ from rich.markdown import Markdown
 from parasim.configs import CONFIG_DIR
 from parasim.data.records import PairRecord
 from parasim.errors import ParasimError
-from parasim.evaluation import calibration, plots, suite_report
+from parasim.evaluation import calibration, plots, suite_report, threshold
 from parasim.evaluation.embedding import resolve_device
 from parasim.evaluation.predict import ScoredSplit, collect_scores
 from parasim.evaluation.report import calibration_report, markdown, model_metrics, scorer_metrics
@@ -142,6 +142,7 @@ def evaluate_job(job: Job) -> Metrics:
     datamodule = instantiate(cfg.data, tokenizer=loss.encoder.tokenizer, planner=loss.encoder.planner,
                              unit=cfg.data.get("unit") or loss.unit, max_seq_length=loss.encoder.max_seq_length)
     datamodule.setup()
+    threshold.check_target(cfg.get("threshold"), [r.label for r in datamodule.records["val"]])
     job.loggers += instantiate_group(cfg.get("logger"))
     log_run_config(cfg, job.loggers)
     score_name = TITLES["sef1" if loss.unit == "sentences" else "cosine"]
@@ -151,8 +152,16 @@ def evaluate_job(job: Job) -> Metrics:
     calibrator = instantiate(cfg.calibration) if cfg.get("calibration") else calibration.Calibrator()
     fit = calibration.fit_report(calibrator, splits["val"].scores, splits["val"].labels)
     metrics |= calibration_report(calibrator, splits)
-    if calibrator.kind != "none":
-        calibration.save(calibrator, output_dir / calibration.FILENAME, fit)
+    decision = None
+    targets = threshold.numbers(cfg.get("threshold"))
+    if any(v is not None for v in targets.values()):  # a decision threshold for a target FPR / precision
+        decision = threshold.for_export(splits["val"].scores, splits["val"].labels,
+                                        (splits["test"].scores, splits["test"].labels), **targets)
+        metrics |= threshold.test_metrics(decision["threshold"])
+    if calibrator.kind != "none" or decision is not None:
+        stored = calibration.to_json(calibrator, fit) if calibrator.kind != "none" else None
+        write_text_atomic(output_dir / calibration.FILENAME,
+                          threshold.add_to_json(stored, decision) if decision else stored)
     names = list(cfg.get("scorers") or [])
     scorer_scores = {s: text_scores(loss, datamodule.records[s], names) for s in splits}
     if names:

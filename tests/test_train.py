@@ -81,3 +81,17 @@ def test_bad_setup_ends_with_one_clear_message(args, env, expected, tmp_path: Pa
     assert result.returncode != 0
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_run_compares_the_tuned_model_with_its_base(train_cfg, tmp_path: Path) -> None:
+    """eval_base: the run's test split and the held-out checks (STS-b here, capped) scored before and after
+    training, each tuned − base with a paired-bootstrap interval, in metrics.json and versus_base.md."""
+    metrics = train(train_cfg(["eval_base=true", "data.limit=16", "trainer.max_steps=4", "optimizer=adamw",
+                               "optimizer.lr=1e-3", "suite.sets.stsb.limit=60", "export.enabled=false"]))
+    for key in ("test/tuned-base/mse", "test/tuned-base/roc_auc", "stsb/tuned-base/spearman"):
+        low, diff, high = (metrics[f"{key}_{end}"] for end in ("low", "diff", "high"))
+        assert low <= diff <= high, key
+    assert metrics["test/tuned-base/mse_diff"] == pytest.approx(metrics["test/mse"] - metrics["base/mse"], abs=1e-6)
+    assert metrics["stsb/tuned/spearman"] != metrics["stsb/base/spearman"]  # the weights moved between the two
+    report = (tmp_path / "versus_base.md").read_text()
+    assert "this run's test split" in report and "STS-b" in report and "Δ tuned − base" in report

@@ -13,12 +13,15 @@ import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
+from rich.console import Console
+from rich.markdown import Markdown
 
 from parasim.callbacks import stored_wandb_run_id
 from parasim.configs import CONFIG_DIR
 from parasim.data.datamodule import PairDataModule
-from parasim.evaluation import threshold
+from parasim.evaluation import threshold, versus_base
 from parasim.evaluation.plots import plot_training_loss
+from parasim.evaluation.versus_base import VersusBase
 from parasim.loggers import log_images, run_id
 from parasim.loggers.wandb import configure_wandb
 from parasim.module import ParaphraseModule
@@ -64,11 +67,15 @@ def train_job(job: Job) -> Metrics:
                    resumed_from=ckpt_path, wandb_run_id=run_id(job.loggers))
     write_json_atomic(output_dir / "dataset_card.json", datamodule.dataset_card())
 
+    checks = VersusBase(instantiate(cfg.suite) if cfg.get("suite") and cfg.get("eval_base") else None,
+                        "sef1" if module.loss_fn.unit == "sentences" else "cosine")
     if cfg.get("eval_base"):
         module.test_prefix = "base"
         trainer.test(module, datamodule=datamodule)
         _keep_stage_metrics(module, trainer)
         module.test_prefix = "test"
+        if trainer.is_global_zero:
+            checks.before(module.to(trainer.strategy.root_device).encoder)  # the weights change in place
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=False)
     _keep_stage_metrics(module, trainer)
     if cfg.get("test"):
@@ -77,6 +84,8 @@ def train_job(job: Job) -> Metrics:
         _keep_stage_metrics(module, trainer)
 
     metrics = {k: float(v) for k, v in module.last_metrics.items()}
+    versus = _versus_base(module, datamodule, checks, trainer, output_dir) if trainer.is_global_zero else None
+    metrics |= versus_base.flat_metrics(versus[0]) if versus else {}
     metrics["time/train_job_s"] = job.elapsed
     metrics["data/prepare_s"] = datamodule.prepare_seconds
     write_metrics(output_dir, metrics)
@@ -86,8 +95,24 @@ def train_job(job: Job) -> Metrics:
         if export.enabled:
             export(cfg, module, datamodule, metrics, output_dir, trainer)
     log_images(job.loggers, sorted(output_dir.glob("*.png")))
-    _print_summary(metrics, output_dir, export.dir if export.enabled else None)
+    _print_summary(metrics, output_dir, export.dir if export.enabled else None, versus[1] if versus else None)
     return metrics
+
+
+def _versus_base(module: ParaphraseModule, datamodule: PairDataModule, checks: VersusBase, trainer: L.Trainer,
+                 output_dir: Path) -> tuple[list, str] | None:
+    """The tuned model against the base on the run's test split and the held-out checks (`versus_base.md`)."""
+    if "base" not in module.last_scores:
+        return None
+    checks.after(module.to(trainer.strategy.root_device).encoder)
+    base, tuned = (module.last_scores[p][0].double().numpy() if p in module.last_scores else None
+                   for p in ("base", "test"))
+    score = "SE-F1" if checks.paragraph_score == "sef1" else "paragraph cosine"
+    results = checks.compare(versus_base.test_split_set(datamodule.records["test"], score), base, tuned)
+    if not results:
+        return None
+    resamples, _, confidence = checks.bootstrap
+    return results, versus_base.write(output_dir, results, score, resamples, confidence)
 
 
 def _keep_stage_metrics(module: ParaphraseModule, trainer: L.Trainer) -> None:
@@ -103,10 +128,14 @@ def _keep_stage_metrics(module: ParaphraseModule, trainer: L.Trainer) -> None:
 
 
 @rank_zero_only
-def _print_summary(metrics: Metrics, output_dir: Path, export_dir: Path | None) -> None:
-    """The metrics table and where everything went, so nobody has to dig through the run dir."""
-    print_metrics({k: v for k, v in metrics.items() if not k.endswith("/n")}, title=f"metrics ({output_dir})")
+def _print_summary(metrics: Metrics, output_dir: Path, export_dir: Path | None, versus: str | None) -> None:
+    """The metrics table, tuned vs base, and where everything went, so nobody has to dig through the run dir."""
+    shown = {k: v for k, v in metrics.items() if not k.endswith("/n") and "/tuned-base/" not in k}
+    print_metrics(shown, title=f"metrics ({output_dir})")
+    if versus:
+        Console().print(Markdown(versus.split("\n## Sets", 1)[0]))
     places = {"run dir": output_dir, "metrics": output_dir / "metrics.json", "config": output_dir / ".hydra",
+              "tuned vs base": output_dir / "versus_base.md",
               "checkpoints": output_dir / "checkpoints", "training loss plot": output_dir / "loss_curve.png",
               "export (SentenceTransformer(path))": export_dir}
     for name, path in places.items():

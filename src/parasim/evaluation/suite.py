@@ -137,16 +137,21 @@ class Suite:
         return out
 
     def compare(self, sets: Sequence[HeldOutSet], scores: Mapping[str, Mapping[str, np.ndarray]]) -> list[SetResult]:
-        """Metrics of every model (`scores`: label → set name → per-pair scores) and the paired-bootstrap
-        difference of each later model from the first, per set."""
-        labels = list(scores)
-        results = []
-        for held in sets:
-            y = held.labels
-            result = SetResult(held, {m: set_metrics(scores[m][held.name], y, held.metrics) for m in labels})
-            for label in labels[1:]:
-                result.differences[label] = difference_intervals(
-                    y, scores[labels[0]][held.name], scores[label][held.name], held.metrics, self.n_resamples,
-                    self.seed, self.confidence)
-            results.append(result)
-        return results
+        return compare(sets, scores, self.n_resamples, self.seed, self.confidence)
+
+
+def compare(sets: Sequence[HeldOutSet], scores: Mapping[str, Mapping[str, np.ndarray]], n_resamples: int = 2000,
+            seed: int = 0, confidence: float = 0.95) -> list[SetResult]:
+    """Metrics of every model (`scores`: label → set name → per-pair scores) and the paired-bootstrap
+    difference of each later model from the first, per set."""
+    labels = list(scores)
+    results = []
+    for held in sets:
+        y = held.labels
+        result = SetResult(held, {m: set_metrics(scores[m][held.name], y, held.metrics) for m in labels})
+        for label in labels[1:]:
+            result.differences[label] = difference_intervals(
+                y, scores[labels[0]][held.name], scores[label][held.name], held.metrics, n_resamples, seed,
+                confidence)
+        results.append(result)
+    return results

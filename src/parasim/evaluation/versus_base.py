@@ -88,4 +88,6 @@ def write(output_dir: Path, results: list[SetResult], paragraph_score: str, n_re
 
 
 def flat_metrics(results: list[SetResult]) -> Mapping[str, float]:
-    return suite_report.flat_metrics(results, MODELS)
+    """The comparison's figures for metrics.json; the test split's own values are there already (base/*, test/*)."""
+    return {k: v for k, v in suite_report.flat_metrics(results, MODELS).items()
+            if not k.startswith(("test/base/", "test/tuned/"))}

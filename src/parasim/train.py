@@ -111,8 +111,7 @@ def _versus_base(module: ParaphraseModule, datamodule: PairDataModule, checks: V
     results = checks.compare(versus_base.test_split_set(datamodule.records["test"], score), base, tuned)
     if not results:
         return None
-    resamples, _, confidence = checks.bootstrap
-    return results, versus_base.write(output_dir, results, score, resamples, confidence)
+    return results, versus_base.write(output_dir, results, score, *checks.bootstrap)
 
 
 def _keep_stage_metrics(module: ParaphraseModule, trainer: L.Trainer) -> None:

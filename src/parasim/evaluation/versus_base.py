@@ -76,14 +76,14 @@ def test_split_set(records: list[PairRecord], score_name: str) -> HeldOutSet:
                       records=records, metrics=SPLIT_METRICS, source="the data config's test split, as the run tested")
 
 
-def write(output_dir: Path, results: list[SetResult], paragraph_score: str, n_resamples: int,
+def write(output_dir: Path, results: list[SetResult], paragraph_score: str, n_resamples: int, seed: int,
           confidence: float) -> str:
     """`versus_base.md` and `.json` in the run dir; returns the markdown."""
     report = suite_report.markdown(results, MODELS, paragraph_score, n_resamples, confidence)
     report = report.replace("# Held-out evaluation suite", "# Tuned vs base (the model before training)", 1)
     write_text_atomic(output_dir / "versus_base.md", report)
     write_json_atomic(output_dir / "versus_base.json",
-                      suite_report.as_json(results, MODELS, paragraph_score, n_resamples, confidence, 0))
+                      suite_report.as_json(results, MODELS, paragraph_score, n_resamples, confidence, seed))
     return report
 
 

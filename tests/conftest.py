@@ -38,19 +38,18 @@ def compose_train(overrides: list[str] | None = None, output_dir: Path | None = 
     base = PINNED if pin else []
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("train", overrides=base + (overrides or []))
-    if output_dir is not None:
-        with open_dict(cfg):
-            cfg.paths.root_dir = str(ROOT)
-            cfg.paths.log_dir = str(output_dir)
-            cfg.paths.output_dir = str(output_dir)
-            cfg.data.cache_dir = str(output_dir / "prepared")
-    return cfg
+    return _write_under(cfg, output_dir)
 
 
 def compose_eval(overrides: list[str] | None = None, output_dir: Path | None = None) -> DictConfig:
     """The eval config (`scripts/eval.py`), writing under `output_dir`."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("eval", overrides=overrides or [])
+    return _write_under(cfg, output_dir)
+
+
+def _write_under(cfg: DictConfig, output_dir: Path | None) -> DictConfig:
+    """Outputs, logs and the prepared-data cache under `output_dir` (none: the config's own paths)."""
     if output_dir is not None:
         with open_dict(cfg):
             cfg.paths.root_dir = str(ROOT)

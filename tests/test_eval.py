@@ -11,13 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
 from matplotlib.image import imread
-from omegaconf import DictConfig, open_dict
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import accuracy_score, f1_score
 
-from conftest import CONF, ROOT, needs_weights
+from conftest import ROOT, compose_eval, needs_weights
 from parasim.evaluation import calibration
 from parasim.evaluation.metrics import best_threshold, calibration_metrics, threshold_metrics
 
@@ -25,18 +23,6 @@ SMALL_TINY = ["model=mpnet_tiny", "data.limit=24", "device=cpu"]
 SPLIT_KEYS = ["mse", "roc_auc", "avg_precision", "f1", "accuracy", "n", "brier", "ece", "brier_calibrated",
               "ece_calibrated"]
 SCORER_KEYS = ["roc_auc", "avg_precision", "f1", "best_f1", "threshold"]
-
-
-def compose_eval(overrides: list[str], output_dir: Path) -> DictConfig:
-    """The eval config with its outputs and the prepared-data cache under `output_dir`."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("eval", overrides=overrides)
-    with open_dict(cfg):
-        cfg.paths.root_dir = str(ROOT)
-        cfg.paths.log_dir = str(output_dir)
-        cfg.paths.output_dir = str(output_dir)
-        cfg.data.cache_dir = str(output_dir / "prepared")
-    return cfg
 
 
 def run_script(script: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:

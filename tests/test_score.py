@@ -12,13 +12,13 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from conftest import needs_weights
+from conftest import compose_eval, needs_weights
 from parasim.evaluation import calibration
 from parasim.evaluation.scorers import paragraph_scorers, sef1
 from parasim.export.st_format import export_sentence_transformer
 from parasim.models.encoder import build_tiny, load_pretrained
 from parasim.weights import model_dir
-from test_eval import compose_eval, run_script
+from test_eval import run_script
 
 PAIRS = [
     ("The cat sat on the mat. It was warm.", "A cat was sitting on the mat. The day was warm.", 1),

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from parasim.data.readers.textio import read_text
+from parasim.data.readers.textio import jsonl_objects, read_text
 from parasim.errors import ParasimError
 from parasim.utils.files import write_text_atomic
 
@@ -38,18 +38,7 @@ def read_rows(source: str, fmt: str = "jsonl") -> list[dict[str, Any]]:
     text = sys.stdin.read() if source == STDIO else read_text(source)
     where = "stdin" if source == STDIO else source
     if kind == "jsonl":
-        rows = []
-        for number, line in enumerate(text.split("\n"), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ParasimError(f"{where}, line {number}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise ParasimError(f"{where}, line {number}: expected a JSON object, got {type(row).__name__}")
-            rows.append(row)
-        return rows
+        return [row for _, row in jsonl_objects(text, where)]
     try:
         return list(csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if kind == "tsv" else ","))
     except csv.Error as exc:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from parasim.data.readers.textio import read_text
+from parasim.data.readers.textio import jsonl_objects, read_text
 from parasim.data.splitter import Span, split_spans
 from parasim.errors import ParasimError
 
@@ -210,17 +209,7 @@ def _read_table(path: Path, id_column: str, text_column: str) -> list[Document]:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         rows = [(i + 2, row) for i, row in enumerate(reader)]
     else:
-        rows = []
-        for number, line in enumerate(text.split("\n"), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ParasimError(f"{path}, line {number}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise ParasimError(f"{path}, line {number}: expected a JSON object, got {type(row).__name__}")
-            rows.append((number, row))
+        rows = jsonl_objects(text, path)
     if not rows:
         raise ParasimError(f"{path}: no documents in the file")
     documents, seen = [], {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -27,3 +28,20 @@ def read_text(path: str | Path) -> str:
         )
         text = data.decode("cp1252", errors="replace")
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def jsonl_objects(text: str, where: str | Path) -> list[tuple[int, dict]]:
+    """The JSON objects of JSONL `text` with their 1-based line numbers (blank lines skipped); a line that is not
+    valid JSON or not an object is one clear error naming `where` and the line."""
+    rows = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ParasimError(f"{where}, line {number}: not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise ParasimError(f"{where}, line {number}: expected a JSON object, got {type(row).__name__}")
+        rows.append((number, row))
+    return rows
